@@ -1,0 +1,28 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+let package = Package(
+    name: "img",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "img", targets: ["img"]),
+        .library(name: "ImageFormat", targets: ["ImageFormat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CHost"),
+        .target(name: "ImageFormat", dependencies: ["CZlib", "CZstd", "CHost"]),
+        .executableTarget(name: "img", dependencies: [
+            "ImageFormat",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
+        .testTarget(name: "InteropTests", dependencies: ["ImageFormat"]),
+    ]
+)
