@@ -89,6 +89,8 @@ public final class Qcow2Image: BlockDevice {
     @inline(__always) func clusterIndex(_ hostOffset: UInt64) -> UInt64 { hostOffset >> UInt64(clusterBits) }
     @inline(__always) func offsetInCluster(_ offset: UInt64) -> Int { Int(offset & UInt64(clusterSize - 1)) }
     var l2Coverage: UInt64 { UInt64(l2Entries) << UInt64(clusterBits) }
+    /// Guest bytes one L2 table maps.
+    public var l2CoverageBytes: UInt64 { l2Coverage }
 
     /// L1 entries needed to map `size` guest bytes.
     func l1EntriesNeeded(for size: UInt64) -> UInt64 {
