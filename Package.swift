@@ -23,6 +23,6 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
-        .testTarget(name: "InteropTests", dependencies: ["ImageFormat"]),
+        .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
     ]
 )
