@@ -24,7 +24,7 @@ public protocol HostFileObserver: AnyObject {
 
 public final class HostFile {
     public let path: String
-    public let fd: Int32
+    public private(set) var fd: Int32
     public let writable: Bool
     /// Observer of this file's I/O; new files take `HostFile.observerForNewFiles`.
     public var observer: HostFileObserver?
@@ -54,7 +54,14 @@ public final class HostFile {
         self.observer = HostFile.observerForNewFiles
     }
 
-    deinit { close(fd) }
+    deinit { closeDescriptor() }
+
+    /// Closes the descriptor now, releasing its locks; later I/O fails with EBADF.
+    public func closeDescriptor() {
+        guard fd >= 0 else { return }
+        close(fd)
+        fd = -1
+    }
 
     /// Reads exactly `count` bytes at `offset`; bytes past the end of the file read as zero
     /// (a qcow2 file's last cluster may be short, as QEMU allows).
