@@ -73,7 +73,9 @@ extension Qcow2Image {
         if let fmt = options.backingFormat {
             extensions.append(HeaderExtension(type: HeaderExtension.backingFormat, data: Array(fmt.utf8)))
         }
-        if options.version >= 3 {
+        // qemu-img 7.2 writes the feature-name table into new v3 images with clusters of
+        // 8 KiB and more (measured), and new images here match its bytes.
+        if options.version >= 3 && options.clusterSize >= 8192 {
             extensions.append(HeaderExtension.featureNameTable(HeaderExtension.defaultFeatureNames))
         }
         let area = try headerCluster(header: &header, extensions: extensions, backingName: options.backingFile,
