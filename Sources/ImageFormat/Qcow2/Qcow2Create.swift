@@ -140,9 +140,7 @@ extension Qcow2Image {
     }
 
     package func setVirtualSize(_ size: UInt64) throws {
-        var field = [UInt8](repeating: 0, count: 8)
-        field.setBE(size, at: 0)
-        try writeMetadata(field, at: 24, ignoring: [.mainHeader])
+        try writeMetadataField(size, at: 24, ignoring: [.mainHeader])
         header.size = size
     }
 

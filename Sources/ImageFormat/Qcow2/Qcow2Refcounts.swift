@@ -185,9 +185,7 @@ extension Qcow2Image {
     }
 
     func setRefcountTableEntry(_ b: Int, _ value: UInt64) throws {
-        var bytes = [UInt8](repeating: 0, count: 8)
-        bytes.setBE(value, at: 0)
-        try writeMetadata(bytes, at: header.refcountTableOffset + UInt64(b) * 8, ignoring: [.refcountTable])
+        try writeMetadataField(value, at: header.refcountTableOffset + UInt64(b) * 8, ignoring: [.refcountTable])
         indexRefcountTableChange(old: refcountTable[b], new: value)
         indexKeptByCaller = true
         refcountTable[b] = value
