@@ -46,7 +46,8 @@ package final class Qcow2Checker {
         do {
             snapshots = try SnapshotTableCheck.read(layout, fix: fix.contains(.errors), log: log)
         } catch let e as SnapshotTableCheck.Abort {
-            log(e.message)
+            // QEMU reports these through error_report: program-name prefix on the first line.
+            log("img: " + e.message)
             var r = CheckResult()
             r.checkErrors = 1
             throw CheckAborted(reason: e.errnoText, result: r)

@@ -39,13 +39,28 @@ struct SnapshotTableWriter {
         checker.snapshots.rewrite = false
     }
 
+    /// The first run of `n` clusters inside the file that nothing references and whose stored
+    /// refcount is zero (QEMU's allocator picks the same hole).
+    private func firstFreeRun(_ n: UInt64) throws -> UInt64? {
+        var run: UInt64 = 0
+        var c: UInt64 = 1
+        while c < checker.counts.count {
+            var free = checker.counts[c] == 0 && checker.stored.blockOffset(for: c)?.aligned == true
+            if free, case .value(let v) = try checker.stored.get(c) { free = v == 0 } else { free = false }
+            run = free ? run + 1 : 0
+            if run == n { return c + 1 - n }
+            c += 1
+        }
+        return nil
+    }
+
     /// `n` clusters past everything in the file, with their refcounts set to one (creating a
     /// refcount block after them when none covers them).
     private func allocateAtEnd(_ n: UInt64) throws -> UInt64 {
         let layout = checker.layout
         let cs = UInt64(layout.clusterSize)
         let perBlock = UInt64(layout.refcountEntriesPerBlock)
-        let start = max(checker.counts.count, layout.clusterCountOfFile)
+        let start = try firstFreeRun(n) ?? max(checker.counts.count, layout.clusterCountOfFile)
         var extra: [UInt64] = []
         for c in start..<(start + n) where checker.stored.blockOffset(for: c) == nil { extra.append(c / perBlock) }
         let blocks = Array(Set(extra)).sorted()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Repair
 
 @main
 struct Img: ParsableCommand {
@@ -8,4 +9,11 @@ struct Img: ParsableCommand {
         version: "0.1.0",
         subcommands: [Create.self, Info.self, Map.self, Io.self, Check.self]
     )
+
+    /// Installs process-wide hooks before any command runs: a dirty lazy-refcounts image
+    /// opened read-write is repaired as QEMU does.
+    static func main() {
+        DirtyImageRepair.install()
+        main(nil)
+    }
 }
