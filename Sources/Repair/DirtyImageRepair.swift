@@ -1,7 +1,4 @@
 import ImageFormat
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// QEMU repairs a dirty image (lazy refcounts, not closed cleanly) when it opens it
 /// read-write: a full check with every repair, then the dirty bit is cleared. The format
@@ -12,7 +9,9 @@ package enum DirtyImageRepair {
     }
 
     static func repair(_ image: Qcow2Image) throws {
-        let result = try Qcow2Checker.check(file: image.file, fix: .all, log: { fputs($0 + "\n", stderr) })
+        let log = BufferedLog()
+        defer { log.flush() }
+        let result = try Qcow2Checker.check(file: image.file, fix: .all, log: log.line)
         if result.checkErrors != 0 || result.corruptions != 0 {
             throw ImageError.corrupt(path: image.filename, structure: "image", offset: 0,
                                      detail: "Could not repair dirty image: run 'img check -r all'")

@@ -15,6 +15,12 @@ package final class Qcow2Checker {
     var stored: StoredRefcounts
     var nbClusters: UInt64
     var corruptionSignalled = false
+    /// Stored refcounts that differed from the recount in the last compare pass (after any
+    /// repair of them); every other cluster inside the file stores exactly its recount.
+    var storedOverrides: [UInt64: UInt64] = [:]
+    var overridesValid = false
+    /// One cluster of scratch space for L2 tables and refcount blocks.
+    let scratch: UnsafeMutableRawBufferPointer
 
     static let l1OffsetMask: UInt64 = 0x00FF_FFFF_FFFF_FE00
     static let l1ReservedMask: UInt64 = 0x7F00_0000_0000_01FF
@@ -31,7 +37,10 @@ package final class Qcow2Checker {
         nbClusters = layout.clusterCountOfFile
         counts = RefcountArray(count: nbClusters, maxValue: layout.width.maxValue)
         stored = StoredRefcounts(layout: layout)
+        scratch = .allocate(byteCount: layout.clusterSize, alignment: 4096)
     }
+
+    deinit { scratch.deallocate() }
 
     /// Runs one check (QEMU's qcow2_co_check_locked) on an open file. Writes only when `fix`
     /// is non-empty.
@@ -170,13 +179,20 @@ package final class Qcow2Checker {
         }
     }
 
+    /// The common case of `incRefcounts`: one aligned cluster inside the file.
+    @inline(__always)
+    func incCluster(_ offset: UInt64) throws {
+        if offset < layout.fileSize && offset & UInt64(layout.clusterSize - 1) == 0
+            && counts.increment(offset >> UInt64(layout.clusterBits)) { return }
+        try incRefcounts(offset, UInt64(layout.clusterSize))
+    }
+
     func checkRefcountsL1(offset: UInt64, size: UInt32, active: Bool, fix: FixMode) throws {
         let bytes = UInt64(size) * 8
         try incRefcounts(offset, bytes)
         guard size > 0 else { return }
         let l1 = try CheckLayout.readTable(layout.file, offset: offset, count: Int(size))
         let cs = UInt64(layout.clusterSize)
-        var l2 = [UInt8](repeating: 0, count: layout.clusterSize)
         for entry in l1 {
             if entry & Self.l1ReservedMask != 0 {
                 log("ERROR found L1 entry with reserved bits set: \(hex(entry))")
@@ -184,17 +200,17 @@ package final class Qcow2Checker {
             }
             let l2Offset = entry & Self.l1OffsetMask
             if l2Offset == 0 { continue }
-            try incRefcounts(l2Offset, cs)
+            try incCluster(l2Offset)
             if l2Offset % cs != 0 {
                 log("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
                 res.corruptions += 1
             }
-            try l2.withUnsafeMutableBytes { try layout.file.read(into: $0, at: l2Offset) }
-            try checkRefcountsL2(&l2, at: l2Offset, active: active, fix: fix)
+            try layout.file.read(into: scratch, at: l2Offset)
+            try checkRefcountsL2(scratch, at: l2Offset, active: active, fix: fix)
         }
     }
 
-    func checkRefcountsL2(_ table: inout [UInt8], at l2Offset: UInt64, active: Bool, fix: FixMode) throws {
+    func checkRefcountsL2(_ table: UnsafeMutableRawBufferPointer, at l2Offset: UInt64, active: Bool, fix: FixMode) throws {
         let cs = UInt64(layout.clusterSize)
         let ext = layout.extendedL2
         let esize = layout.l2EntrySize
@@ -204,9 +220,9 @@ package final class Qcow2Checker {
         let coffsetMask = (UInt64(1) << csizeShift) - 1
         var nextContiguous: UInt64 = 0
         for i in 0..<layout.l2Entries {
-            let entry = table.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: i * esize, as: UInt64.self)) }
+            let entry = table.loadBE64(at: i * esize)
             if entry == 0 && !ext { continue }
-            let bitmap = ext ? table.withUnsafeBytes { UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: i * esize + 8, as: UInt64.self)) } : 0
+            let bitmap = ext ? table.loadBE64(at: i * esize + 8) : 0
             if entry & Self.compressed != 0 {
                 if entry & Self.copied != 0 {
                     log("ERROR: coffset=\(hex0x(entry & coffsetMask)): copied flag must never be set for compressed clusters")
@@ -256,7 +272,7 @@ package final class Qcow2Checker {
                         if ext { patch.setBE(UInt64(0xFFFF_FFFF) << 32, at: 8) } else { patch.setBE(UInt64(1), at: 0) }
                         try layout.file.write(patch, at: l2Offset + UInt64(i * esize))
                         try layout.file.sync()
-                        table.replaceSubrange((i * esize)..<((i + 1) * esize), with: patch)
+                        for (k, byte) in patch.enumerated() { table[i * esize + k] = byte }
                         res.corruptions -= 1
                         res.corruptionsFixed += 1
                         continue
@@ -270,7 +286,7 @@ package final class Qcow2Checker {
                 if nextContiguous != 0 && offset != nextContiguous { res.fragmentedClusters += 1 }
                 nextContiguous = offset &+ cs
             }
-            try incRefcounts(offset, cs)
+            try incCluster(offset)
         }
     }
 
@@ -331,47 +347,76 @@ package final class Qcow2Checker {
 
     func compareRefcounts(fix: FixMode, highest: inout UInt64) throws {
         highest = 0
+        storedOverrides = [:]
+        overridesValid = true
         let perBlock = UInt64(layout.refcountEntriesPerBlock)
         var i: UInt64 = 0
         while i < nbClusters {
-            // A whole refcount block range with nothing stored and nothing counted is skipped.
-            if stored.blockOffset(for: i) == nil && !counts.chunkTouched(i) {
-                let next = min((i / perBlock + 1) * perBlock, (i | UInt64(RefcountArray.chunkSize - 1)) + 1)
-                i = max(next, i + 1)
+            let blockEnd = min((i / perBlock + 1) * perBlock, nbClusters)
+            guard let (offset, aligned) = stored.blockOffset(for: i) else {
+                // No refcount block: every stored refcount here is 0.
+                while i < blockEnd {
+                    if !counts.chunkTouched(i) { i = min((i | UInt64(RefcountArray.chunkSize - 1)) + 1, blockEnd); continue }
+                    let r2 = counts[i]
+                    if r2 != 0 { highest = i; try mismatch(i, 0, r2, fix: fix) }
+                    i += 1
+                }
                 continue
             }
-            let r1: UInt64
-            switch try stored.get(i) {
-            case .value(let v): r1 = v
-            case .unaligned(let off, let index):
+            guard aligned else {
+                overridesValid = false
                 if !corruptionSignalled {
                     corruptionSignalled = true
-                    log("qcow2: Image is corrupt: Refblock offset \(hex0x(off)) unaligned (reftable index: \(hex0x(UInt64(index)))); further non-fatal corruption events will be suppressed")
+                    log("qcow2: Image is corrupt: Refblock offset \(hex0x(offset)) unaligned (reftable index: \(hex0x(i / perBlock))); further non-fatal corruption events will be suppressed")
                 }
-                log("Can't get refcount for cluster \(i): Input/output error")
-                res.checkErrors += 1
-                i += 1
+                while i < blockEnd {
+                    log("Can't get refcount for cluster \(i): Input/output error")
+                    res.checkErrors += 1
+                    i += 1
+                }
                 continue
             }
-            let r2 = counts[i]
-            if r1 > 0 || r2 > 0 { highest = i }
-            if r1 != r2 {
-                var fixing: WritableKeyPath<CheckResult, Int>?
-                if r1 == 0 { rebuild = true }
-                else if r1 > r2 && fix.contains(.leaks) { fixing = \.leaksFixed }
-                else if r1 < r2 && fix.contains(.errors) { fixing = \.corruptionsFixed }
-                log("\(fixing != nil ? "Repairing" : r1 < r2 ? "ERROR" : "Leaked") cluster \(i) refcount=\(r1) reference=\(r2)")
-                if let fixing, try stored.set(i, r2) {
-                    res[keyPath: fixing] += 1
-                    i += 1
-                    continue
+            try layout.file.read(into: scratch, at: offset)
+            let base = i - i % perBlock
+            let block = UnsafeRawBufferPointer(scratch)
+            while i < blockEnd {
+                let r1 = layout.width.get(block, Int(i - base))
+                let r2 = counts[i]
+                if r1 | r2 != 0 {
+                    highest = i
+                    if r1 != r2 { try mismatch(i, r1, r2, fix: fix) }
                 }
-                if r1 < r2 { res.corruptions += 1 } else { res.leaks += 1 }
+                i += 1
             }
-            i += 1
         }
         try stored.flush()
         if !fix.isEmpty { try layout.file.sync() }
+    }
+
+    /// One cluster whose stored refcount r1 differs from its recount r2.
+    private func mismatch(_ i: UInt64, _ r1: UInt64, _ r2: UInt64, fix: FixMode) throws {
+        var fixing: WritableKeyPath<CheckResult, Int>?
+        if r1 == 0 { rebuild = true }
+        else if r1 > r2 && fix.contains(.leaks) { fixing = \.leaksFixed }
+        else if r1 < r2 && fix.contains(.errors) { fixing = \.corruptionsFixed }
+        log("\(fixing != nil ? "Repairing" : r1 < r2 ? "ERROR" : "Leaked") cluster \(i) refcount=\(r1) reference=\(r2)")
+        if let fixing, try stored.set(i, r2) {
+            res[keyPath: fixing] += 1
+            return
+        }
+        if storedOverrides.count < 1 << 16 { storedOverrides[i] = r1 } else { overridesValid = false }
+        if r1 < r2 { res.corruptions += 1 } else { res.leaks += 1 }
+    }
+
+    /// The stored refcount of a cluster (nil when its refcount block cannot be read),
+    /// answered from the last compare pass where it covered the cluster.
+    func storedRefcount(_ c: UInt64) throws -> UInt64? {
+        if overridesValid && c < nbClusters && c < counts.count {
+            if !storedOverrides.isEmpty, let v = storedOverrides[c] { return v }
+            return counts[c]
+        }
+        if case .value(let v) = try stored.get(c) { return v }
+        return nil
     }
 
     func checkOflagCopied() throws {
@@ -381,7 +426,7 @@ package final class Qcow2Checker {
             let entry = layout.l1[i]
             let l2Offset = entry & Self.l1OffsetMask
             if l2Offset == 0 { continue }
-            guard case .value(let refcount) = try stored.get(l2Offset >> UInt64(layout.clusterBits)) else { continue }
+            guard let refcount = try storedRefcount(l2Offset >> UInt64(layout.clusterBits)) else { continue }
             if (refcount == 1) != (entry & Self.copied != 0) {
                 log("\(fix.contains(.errors) ? "Repairing" : "ERROR") OFLAG_COPIED L2 cluster: l1_index=\(i) l1_entry=\(hex(entry)) refcount=\(refcount)")
                 if fix.contains(.errors) {
@@ -392,20 +437,20 @@ package final class Qcow2Checker {
                     res.corruptions += 1
                 }
             }
-            var table = try layout.file.read(count: layout.clusterSize, at: l2Offset)
+            let table = scratch
+            try layout.file.read(into: table, at: l2Offset)
             var dirty = false
             for j in 0..<layout.l2Entries {
                 let at = j * layout.l2EntrySize
-                let e = table.beUnchecked(UInt64.self, at: at)
+                let e = table.loadBE64(at: at)
                 guard e & Self.compressed == 0 else { continue }
                 let data = e & Self.l2OffsetMask
                 if data == 0 { continue }
-                if layout.extendedL2 == false && e & 1 != 0 && data == 0 { continue }
-                guard case .value(let rc) = try stored.get(data >> UInt64(layout.clusterBits)) else { continue }
+                guard let rc = try storedRefcount(data >> UInt64(layout.clusterBits)) else { continue }
                 if (rc == 1) != (e & Self.copied != 0) {
                     log("\(fix.contains(.errors) ? "Repairing" : "ERROR") OFLAG_COPIED data cluster: l2_entry=\(hex(e)) refcount=\(rc)")
                     if fix.contains(.errors) {
-                        table.setBE(rc == 1 ? e | Self.copied : e & ~Self.copied, at: at)
+                        table.storeBE64(rc == 1 ? e | Self.copied : e & ~Self.copied, at: at)
                         dirty = true
                         res.corruptionsFixed += 1
                     } else {
@@ -413,7 +458,7 @@ package final class Qcow2Checker {
                     }
                 }
             }
-            if dirty { try layout.file.write(table, at: l2Offset) }
+            if dirty { try layout.file.write(UnsafeRawBufferPointer(table), at: l2Offset) }
         }
         if l1Dirty {
             var bytes = [UInt8](repeating: 0, count: layout.l1.count * 8)

@@ -57,7 +57,9 @@ struct Check: ParsableCommand {
         let file = try HostFile(path: filename, mode: fix.isEmpty ? .readOnly : .readWrite)
         let perms = !fix.isEmpty ? ImageLock.writer : forceShare ? ImageLock.sharedReader : ImageLock.reader
         try ImageLock.acquire(file, use: perms.use, share: perms.share)
-        let log: (String) -> Void = { line in fputs(line + "\n", stderr) }
+        let sink = BufferedLog()
+        defer { sink.flush() }
+        let log = sink.line
 
         var result: CheckResult
         do {
@@ -65,6 +67,7 @@ struct Check: ParsableCommand {
             result = try Qcow2Checker.check(file: file, fix: fix, log: log)
             if result.corruptionsFixed != 0 || result.leaksFixed != 0 {
                 if output == .human && !quiet {
+                    sink.flush()
                     print("The following inconsistencies were found and repaired:\n\n"
                           + "    \(result.leaksFixed) leaked clusters\n    \(result.corruptionsFixed) corruptions\n\n"
                           + "Double checking the fixed image now...")
@@ -74,10 +77,13 @@ struct Check: ParsableCommand {
                 (result.leaksFixed, result.corruptionsFixed) = fixed
             }
         } catch let e as CheckLayout.OpenFailure {
+            sink.flush()
             throw CLIError("Could not open '\(filename)': \(e.description)")
         } catch let e as CheckAborted {
+            sink.flush()
             throw CLIError("Check failed: \(e.reason)")
         }
+        sink.flush()
         let report = CheckReport(filename: filename, result: result)
         if !quiet { print(output == .json ? report.json().pretty() : report.human(), terminator: output == .json ? "\n" : "") }
         if result.checkErrors != 0 {
