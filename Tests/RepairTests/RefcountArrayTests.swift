@@ -20,3 +20,16 @@ final class RefcountArrayTests: XCTestCase {
         XCTAssertEqual(wide[299_999], 1)
     }
 }
+
+final class RefcountArrayWideningTests: XCTestCase {
+    func testNibbleChunkWidensKeepingNeighbours() {
+        let a = RefcountArray(count: 100, maxValue: 1 << 20)
+        for i in 0..<100 { for _ in 0..<(i % 14) { XCTAssertTrue(a.increment(UInt64(i))) } }
+        for _ in 0..<20 { XCTAssertTrue(a.increment(7)) }
+        for i in 0..<100 where i != 7 { XCTAssertEqual(a[UInt64(i)], UInt64(i % 14), "cluster \(i)") }
+        XCTAssertEqual(a[7], 27)
+        a.set(8, 0)
+        XCTAssertEqual(a[8], 0)
+        XCTAssertEqual(a[9], 9)
+    }
+}
