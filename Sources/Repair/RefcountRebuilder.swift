@@ -6,8 +6,14 @@ import ImageFormat
 /// free run, and blocks are rewritten until the table stops growing. Nothing live is
 /// overwritten because every allocation comes from clusters the recount found unused. The
 /// old structures become leaks that the caller's leak pass frees.
-struct RefcountRebuilder {
+final class RefcountRebuilder {
     let checker: Qcow2Checker
+    /// [usedFrom, usedTo) is known to hold only counted clusters. Allocation never frees,
+    /// so scans may jump over it: without this every refcount block's allocation would
+    /// rescan the full file from its range's start (quadratic on a full image).
+    private var usedFrom: UInt64 = 0, usedTo: UInt64 = 0
+
+    init(checker: Qcow2Checker) { self.checker = checker }
 
     var counts: RefcountArray { checker.counts }
     var layout: CheckLayout { checker.layout }
@@ -54,7 +60,9 @@ struct RefcountRebuilder {
         var cluster = firstFree
         var contiguous: UInt64 = 0
         var firstGap = true
+        let scanStart = cluster
         while cluster < counts.count && contiguous < n {
+            if contiguous == 0 && cluster >= usedFrom && cluster < usedTo { cluster = usedTo; continue }
             if counts[cluster] == 0 {
                 contiguous += 1
                 if firstGap { firstFree = cluster; firstGap = false }
@@ -63,6 +71,10 @@ struct RefcountRebuilder {
             }
             cluster += 1
         }
+        // Everything from the scan start to the first gap was in use.
+        let gap = firstGap ? cluster - contiguous : firstFree
+        if scanStart <= usedTo && gap > usedTo { usedTo = gap; usedFrom = min(usedFrom, scanStart) }
+        else if gap > scanStart && gap - scanStart > usedTo - usedFrom { usedFrom = scanStart; usedTo = gap }
         if contiguous < n { counts.grow(to: cluster + n - contiguous) }
         cluster -= contiguous
         for i in 0..<n { counts.set(cluster + i, 1) }
