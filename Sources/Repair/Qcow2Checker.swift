@@ -270,6 +270,7 @@ package final class Qcow2Checker {
                     if fix.contains(.errors) {
                         var patch = [UInt8](repeating: 0, count: esize)
                         if ext { patch.setBE(UInt64(0xFFFF_FFFF) << 32, at: 8) } else { patch.setBE(UInt64(1), at: 0) }
+                        try guardL2Write(l2Offset + UInt64(i * esize), UInt64(esize), message: "ERROR: Overlap check failed")
                         try layout.file.write(patch, at: l2Offset + UInt64(i * esize))
                         try layout.file.sync()
                         for (k, byte) in patch.enumerated() { table[i * esize + k] = byte }
@@ -458,7 +459,11 @@ package final class Qcow2Checker {
                     }
                 }
             }
-            if dirty { try layout.file.write(UnsafeRawBufferPointer(table), at: l2Offset) }
+            if dirty {
+                try guardL2Write(l2Offset, UInt64(layout.clusterSize),
+                                 message: "ERROR: Could not write L2 table; metadata overlap check failed: Input/output error")
+                try layout.file.write(UnsafeRawBufferPointer(table), at: l2Offset)
+            }
         }
         if l1Dirty {
             var bytes = [UInt8](repeating: 0, count: layout.l1.count * 8)
