@@ -220,6 +220,28 @@ final class CheckScenarioTests: XCTestCase {
         try s.compare(["--output=json"])
     }
 
+    // Extended L2 (a broken subcluster bitmap), v2 images and persistent bitmaps are
+    // counted like qemu-img counts them.
+    func testFeatureVariants() throws {
+        try Tool.requireQemu()
+        let x = try CheckScenario("ext.qcow2", createArgs: ["-o", "extended_l2=on"], io: ["write 0 4k", "write -c 128k 64k"])
+        XCTAssertEqual(try x.compare(), 0)
+        try x.poke64(0x40008, 0x0000_0001_0000_0001)
+        XCTAssertEqual(try x.compare(), 2)
+        try x.compare(["-r", "all"])
+
+        let v2 = try CheckScenario("v2.qcow2", createArgs: ["-o", "compat=0.10"], io: ["write 0 64k", "write -c 1M 64k"])
+        try v2.poke16(0x20000, 0)
+        XCTAssertEqual(try v2.compare(), 2)
+        try v2.compare(["-r", "all"])
+        try v2.repairAndVerify()
+
+        let bm = try CheckScenario("bm.qcow2", createArgs: [], io: ["write 0 64k"])
+        try Tool.must("qemu-img", ["bitmap", "--add", bm.image, "b0"])
+        try Tool.must("qemu-io", ["-c", "write 0 64k", bm.image])
+        XCTAssertEqual(try bm.compare(["--output=json"]), 0)
+    }
+
     func testRawImageCannotBeChecked() throws {
         try Tool.requireQemu()
         let dir = try TempDir()
