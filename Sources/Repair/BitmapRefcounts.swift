@@ -11,11 +11,11 @@ struct BitmapRefcounts {
         guard let ext = checker.layout.bitmaps, ext.count > 0 else { return }
         let layout = checker.layout
         try checker.incRefcounts(ext.offset, ext.size)
-        guard ext.size <= 64 << 20, ext.offset % UInt64(layout.clusterSize) == 0 else {
+        guard ext.size <= 64 << 20, ext.size <= layout.fileSize, ext.offset % UInt64(layout.clusterSize) == 0 else {
             checker.res.corruptions += 1
             throw CheckAborted(reason: "Invalid argument", result: checker.res)
         }
-        let dir = try layout.file.read(count: Int(ext.size), at: ext.offset)
+        let dir = try layout.file.checkedRead(count: Int(ext.size), at: ext.offset)
         var pos = 0
         for _ in 0..<ext.count {
             guard let tableOffset = dir.be(UInt64.self, at: pos), let tableSize = dir.be(UInt32.self, at: pos + 8),

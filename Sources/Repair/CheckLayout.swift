@@ -30,7 +30,7 @@ package struct CheckLayout {
     package static func load(_ file: HostFile) throws -> CheckLayout {
         func fail(_ m: String) -> OpenFailure { OpenFailure(description: m) }
         let fileSize = try file.size()
-        let first = try file.read(count: Int(min(fileSize, 1 << 21)), at: 0)
+        let first = try file.checkedRead(count: Int(min(fileSize, 1 << 21)), at: 0)
         let header: Qcow2Header
         do { header = try Qcow2Header.parse(first, path: file.path) } catch let e as ImageError {
             throw fail(Self.reason(e))
@@ -111,7 +111,7 @@ package struct CheckLayout {
     package static func readTable(_ file: HostFile, offset: UInt64, count: Int) throws -> [UInt64] {
         guard count > 0 else { return [] }
         var t = [UInt64](repeating: 0, count: count)
-        try t.withUnsafeMutableBytes { try file.read(into: $0, at: offset) }
+        try t.withUnsafeMutableBytes { try file.checkedRead(into: $0, at: offset) }
         for i in 0..<count { t[i] = UInt64(bigEndian: t[i]) }
         return t
     }

@@ -63,7 +63,11 @@ package final class Qcow2Checker {
         }
         snapshotResult.corruptions = snapshots.corruptions
         do {
-            try checkRefcounts()
+            do { try checkRefcounts() } catch ImageError.io(_, let op, _) {
+                log("ERROR: I/O error while checking refcounts (\(op) the image)")
+                res.checkErrors += 1
+                throw CheckAborted(reason: "Input/output error", result: res)
+            }
         } catch let e as CheckAborted {
             var r = e.result
             r.corruptions += snapshotResult.corruptions
@@ -205,7 +209,7 @@ package final class Qcow2Checker {
                 log("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
                 res.corruptions += 1
             }
-            try layout.file.read(into: scratch, at: l2Offset)
+            try layout.file.checkedRead(into: scratch, at: l2Offset)
             try checkRefcountsL2(scratch, at: l2Offset, active: active, fix: fix)
         }
     }
@@ -377,7 +381,15 @@ package final class Qcow2Checker {
                 }
                 continue
             }
-            try layout.file.read(into: scratch, at: offset)
+            do { try layout.file.checkedRead(into: scratch, at: offset) } catch ImageError.io(_, _, _) {
+                overridesValid = false
+                while i < blockEnd {
+                    log("Can't get refcount for cluster \(i): Input/output error")
+                    res.checkErrors += 1
+                    i += 1
+                }
+                continue
+            }
             let base = i - i % perBlock
             let block = UnsafeRawBufferPointer(scratch)
             while i < blockEnd {
@@ -416,7 +428,9 @@ package final class Qcow2Checker {
             if !storedOverrides.isEmpty, let v = storedOverrides[c] { return v }
             return counts[c]
         }
-        if case .value(let v) = try stored.get(c) { return v }
+        do {
+            if case .value(let v) = try stored.get(c) { return v }
+        } catch ImageError.io(_, _, _) {}
         return nil
     }
 
@@ -439,7 +453,7 @@ package final class Qcow2Checker {
                 }
             }
             let table = scratch
-            try layout.file.read(into: table, at: l2Offset)
+            try layout.file.checkedRead(into: table, at: l2Offset)
             var dirty = false
             for j in 0..<layout.l2Entries {
                 let at = j * layout.l2EntrySize
@@ -477,7 +491,7 @@ package final class Qcow2Checker {
     func markCleanAndConsistent() throws {
         guard layout.isV3 else { return }
         let bits = Qcow2Feature.Incompatible.dirty | Qcow2Feature.Incompatible.corrupt
-        let current = try layout.file.read(count: 8, at: 72).beUnchecked(UInt64.self, at: 0)
+        let current = try layout.file.checkedRead(count: 8, at: 72).beUnchecked(UInt64.self, at: 0)
         guard current & bits != 0 else { return }
         try layout.file.sync()
         var field = [UInt8](repeating: 0, count: 8)

@@ -137,7 +137,7 @@ package enum Salvage {
 
         /// Clears entries of a linked table that cannot be right; returns how many.
         func clearBadEntries(tableAt off: UInt64, l1Index: Int, log: (String) -> Void) throws -> Int {
-            var t = try layout.file.read(count: layout.clusterSize, at: off)
+            var t = try layout.file.checkedRead(count: layout.clusterSize, at: off)
             var cleared = 0
             for j in 0..<layout.l2Entries {
                 let at = j * layout.l2EntrySize
@@ -155,7 +155,7 @@ package enum Salvage {
 
         /// Marks the host clusters a linked table points at (data never is an L2 table).
         func markData(tableAt off: UInt64, into known: RefcountArray) throws {
-            let t = try layout.file.read(count: layout.clusterSize, at: off)
+            let t = try layout.file.checkedRead(count: layout.clusterSize, at: off)
             for j in 0..<layout.l2Entries {
                 let e = t.beUnchecked(UInt64.self, at: j * layout.l2EntrySize)
                 let host = e & (1 << 62) != 0 ? e & ((1 << (62 - (bits - 8))) - 1) : e & offsetMask
@@ -173,7 +173,7 @@ package enum Salvage {
             var c: UInt64 = 1
             while c < clusters {
                 let n = Int(min(UInt64(batch), clusters - c))
-                try buf.withUnsafeMutableBytes { try layout.file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(n * cs)]), at: c << bits) }
+                try buf.withUnsafeMutableBytes { try layout.file.checkedRead(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(n * cs)]), at: c << bits) }
                 for k in 0..<n where known[c + UInt64(k)] == 0 {
                     var used = false, ok = true
                     for j in 0..<layout.l2Entries {

@@ -77,7 +77,10 @@ package struct SnapshotTableCheck {
         var pos = t.offset
         for i in 0..<Int(count) {
             pos = (pos + 7) & ~7
-            let fixed = try layout.file.read(count: 40, at: pos)
+            let fixed: [UInt8]
+            do { fixed = try layout.file.checkedRead(count: 40, at: pos) } catch ImageError.io(_, _, _) {
+                throw Abort(message: "ERROR failed to read the snapshot table: Failed to read snapshot table", errnoText: "Input/output error")
+            }
             pos += 40
             var extraSize = fixed.beUnchecked(UInt32.self, at: 36)
             let stored = extraSize
@@ -92,11 +95,11 @@ package struct SnapshotTableCheck {
                 t.rewrite = true
                 extraSize = maxExtraData
             }
-            let extra = try layout.file.read(count: Int(extraSize), at: pos)
+            let extra = try layout.file.checkedRead(count: Int(extraSize), at: pos)
             pos += UInt64(stored)
-            let id = try layout.file.read(count: idSize, at: pos)
+            let id = try layout.file.checkedRead(count: idSize, at: pos)
             pos += UInt64(idSize)
-            let name = try layout.file.read(count: nameSize, at: pos)
+            let name = try layout.file.checkedRead(count: nameSize, at: pos)
             pos += UInt64(nameSize)
             if pos - t.offset > maxTableBytes {
                 guard fix else {

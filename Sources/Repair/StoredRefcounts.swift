@@ -39,7 +39,7 @@ package final class StoredRefcounts {
     private func block(_ offset: UInt64) throws -> [UInt8] {
         if let b = blocks[offset] { return b }
         if blocks.count >= 4096 { try flush(); blocks.removeAll(keepingCapacity: true) }
-        let b = try file.read(count: clusterSize, at: offset)
+        let b = try file.checkedRead(count: clusterSize, at: offset)
         blocks[offset] = b
         return b
     }
