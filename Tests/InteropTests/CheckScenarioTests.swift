@@ -202,6 +202,31 @@ final class CheckScenarioTests: XCTestCase {
         try Tool.must("qemu-img", ["snapshot", "-l", s.image])
     }
 
+    // 261: a v3 snapshot entry with only 8 bytes of extra data is incomplete; -r all
+    // rewrites the table with complete entries.
+    func test261IncompleteSnapshotEntry() throws {
+        try Tool.requireQemu()
+        let s = try CheckScenario("261b.qcow2", createArgs: [], io: ["write -P 1 0 128k"])
+        try Tool.must("qemu-img", ["snapshot", "-c", "s1", s.image])
+        let table = s.headerField64(64)
+        let bytes = [UInt8](fileBytes(s.image))
+        let start = Int(table)
+        let extra = Int(bytes[start + 36]) << 24 | Int(bytes[start + 37]) << 16 | Int(bytes[start + 38]) << 8 | Int(bytes[start + 39])
+        XCTAssertEqual(extra, 24)
+        let idLen = Int(bytes[start + 12]) << 8 | Int(bytes[start + 13]), nameLen = Int(bytes[start + 14]) << 8 | Int(bytes[start + 15])
+        // Keep 8 bytes of extra data, move id and name up behind them.
+        var entry = Array(bytes[start..<(start + 48)])
+        entry += bytes[(start + 64)..<(start + 64 + idLen + nameLen)]
+        entry += [UInt8](repeating: 0, count: (8 - entry.count % 8) % 8 + 16)
+        try s.poke(table, entry)
+        try s.poke32(table + 36, 8)
+        XCTAssertEqual(try s.compare(), 2)
+        try s.compare(["-r", "all"])
+        try s.repairAndVerify()
+        let list = try Tool.must("qemu-img", ["snapshot", "-l", s.image])
+        XCTAssertTrue(list.stdout.contains("s1"))
+    }
+
     // An unaligned snapshot L1 table is reported like qemu-img.
     func testSnapshotL1Unaligned() throws {
         try Tool.requireQemu()
