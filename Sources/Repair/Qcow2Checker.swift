@@ -209,6 +209,8 @@ package final class Qcow2Checker {
                 log("ERROR l2_offset=\(hex(l2Offset)): Table is not cluster aligned; L1 entry corrupted")
                 res.corruptions += 1
             }
+            // A table past the end of the file reads as zeroes: nothing in it to count.
+            if l2Offset >= layout.fileSize { continue }
             try layout.file.checkedRead(into: scratch, at: l2Offset)
             try checkRefcountsL2(scratch, at: l2Offset, active: active, fix: fix)
         }
@@ -417,7 +419,7 @@ package final class Qcow2Checker {
             res[keyPath: fixing] += 1
             return
         }
-        if storedOverrides.count < 1 << 16 { storedOverrides[i] = r1 } else { overridesValid = false }
+        if storedOverrides.count < 4096 { storedOverrides[i] = r1 } else { overridesValid = false; storedOverrides = [:] }
         if r1 < r2 { res.corruptions += 1 } else { res.leaks += 1 }
     }
 
@@ -445,6 +447,7 @@ package final class Qcow2Checker {
             if (refcount == 1) != (entry & Self.copied != 0) {
                 log("\(fix.contains(.errors) ? "Repairing" : "ERROR") OFLAG_COPIED L2 cluster: l1_index=\(i) l1_entry=\(hex(entry)) refcount=\(refcount)")
                 if fix.contains(.errors) {
+                    try guardL1Write(entryAt: layout.header.l1TableOffset + UInt64(i) * 8)
                     layout.l1[i] = refcount == 1 ? entry | Self.copied : entry & ~Self.copied
                     l1Dirty = true
                     res.corruptionsFixed += 1
@@ -452,6 +455,7 @@ package final class Qcow2Checker {
                     res.corruptions += 1
                 }
             }
+            if l2Offset >= layout.fileSize { continue }
             let table = scratch
             try layout.file.checkedRead(into: table, at: l2Offset)
             var dirty = false

@@ -19,9 +19,23 @@ extension Qcow2Checker {
         return nil
     }
 
+    /// An L1 entry is rewritten in place: its cluster must not also serve as an active L2
+    /// table (QEMU checks every structure but the active L1 itself).
+    func guardL1Write(entryAt offset: UInt64) throws {
+        let cs = UInt64(layout.clusterSize)
+        let cluster = offset & ~(cs - 1)
+        if layout.l1.contains(where: { $0 & Self.l1OffsetMask & ~(cs - 1) == cluster }) {
+            try refuseWrite("active L2 table", message: nil)
+        }
+    }
+
     /// Throws (after marking the image corrupt) when a repair write would hit metadata.
     func guardL2Write(_ offset: UInt64, _ length: UInt64, message: String) throws {
         guard let hit = overlappedStructure(offset, length) else { return }
+        try refuseWrite(hit, message: message)
+    }
+
+    private func refuseWrite(_ hit: String, message: String?) throws {
         log("qcow2: Marking image as corrupt: Preventing invalid write on metadata (overlaps with \(hit)); further corruption events will be suppressed")
         if layout.isV3 {
             var field = [UInt8](repeating: 0, count: 8)
@@ -29,7 +43,7 @@ extension Qcow2Checker {
             try? layout.file.write(field, at: 72)
             try? layout.file.sync()
         }
-        log(message)
+        if let message { log(message) }
         res.checkErrors += 1
         throw CheckAborted(reason: "Input/output error", result: res)
     }

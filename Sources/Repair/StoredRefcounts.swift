@@ -38,7 +38,7 @@ package final class StoredRefcounts {
 
     private func block(_ offset: UInt64) throws -> [UInt8] {
         if let b = blocks[offset] { return b }
-        if blocks.count >= 4096 { try flush(); blocks.removeAll(keepingCapacity: true) }
+        if blocks.count >= 256 { try flush(); blocks.removeAll() }
         let b = try file.checkedRead(count: clusterSize, at: offset)
         blocks[offset] = b
         return b
