@@ -43,9 +43,12 @@ package struct CheckLayout {
         guard header.refcountOrder <= 6 else {
             throw fail("Reference count entry width too large; may not exceed 64 bits")
         }
+        if header.backingFileOffset > cs || (header.backingFileOffset != 0 && header.backingFileSize > 1023) {
+            throw fail(header.backingFileOffset > cs ? "Invalid backing file offset" : "Backing file name too long")
+        }
         let unknown = header.incompatibleFeatures & ~Qcow2Feature.Incompatible.supported
         if unknown != 0 {
-            throw fail("Unsupported qcow2 feature(s): 0x\(String(unknown, radix: 16))")
+            throw fail("Unsupported qcow2 feature(s): Unknown incompatible feature: \(String(unknown, radix: 16))")
         }
         let extendedL2 = header.incompatibleFeatures & Qcow2Feature.Incompatible.extendedL2 != 0
         if extendedL2 && header.clusterBits < 14 {
@@ -56,7 +59,7 @@ package struct CheckLayout {
         let reftableBytes = UInt64(header.refcountTableClusters) * cs
         guard reftableBytes <= 8 << 20 else { throw fail("Reference count table too large") }
         guard header.refcountTableOffset % cs == 0, header.refcountTableOffset <= UInt64(Int64.max) - reftableBytes else {
-            throw fail("Invalid reference count table offset")
+            throw fail("Reference count table offset invalid")
         }
         guard header.refcountTableClusters > 0 else { throw fail("Image does not contain a reference count table") }
         let l2EntrySize = extendedL2 ? 16 : 8
@@ -66,7 +69,7 @@ package struct CheckLayout {
         let coverage = UInt64(l2Entries) * cs
         guard UInt64(header.l1Size) >= (header.size + coverage - 1) / coverage else { throw fail("L1 table is too small") }
         guard header.l1TableOffset % cs == 0, header.l1TableOffset <= UInt64(Int64.max) - l1Bytes else {
-            throw fail("Invalid L1 table offset")
+            throw fail("Active L1 table offset invalid")
         }
         let width = RefcountWidth(order: Int(header.refcountOrder))
         var layout = CheckLayout(
