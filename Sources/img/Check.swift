@@ -51,7 +51,7 @@ struct Check: ParsableCommand {
             kind = try probeFormat(path: filename)
         }
         guard kind == .qcow2 else {
-            if let raw = try? openImage(path: filename, format: "raw", writable: false, forceShare: forceShare) { try? raw.close() }
+            _ = try HostFile(path: filename, mode: .readOnly)  // a missing file is "could not open" (1), not 63
             throw CLIError("This image format does not support checks", exitCode: 63)
         }
         let file = try HostFile(path: filename, mode: fix.isEmpty ? .readOnly : .readWrite)
