@@ -9,6 +9,8 @@ import ImageFormat
 /// Placement of a found table: the slot where a snapshot's L1 table has the same table
 /// (exact), the only empty slot (exact), otherwise empty slots in file order (tables are
 /// allocated as the guest writes, so file order usually is guest order), reported as such.
+/// Only clusters that still have a refcount are taken: a freed cluster may hold a stale table
+/// whose data must not come back.
 package enum Salvage {
     package struct Report {
         package var relinked: [(index: Int, offset: UInt64, how: String)] = []
@@ -43,6 +45,7 @@ package enum Salvage {
             let l1 = try CheckLayout.readTable(file, offset: sn.l1Offset, count: Int(sn.l1Size))
             for (i, e) in l1.enumerated() where s.plausibleTableOffset(e) {
                 hint[e & s.offsetMask] = i
+                try s.markData(tableAt: e & s.offsetMask, into: known)
             }
         }
 
@@ -68,7 +71,14 @@ package enum Salvage {
         let needed = Int(min(UInt64(layout.l1.count), (layout.header.size + s.coverage - 1) / s.coverage))
         var empty = (0..<needed).filter { layout.l1[$0] == 0 }
         if !empty.isEmpty {
-            var orphans = try s.findTables(excluding: known)
+            // A cluster nobody references that still has a refcount was cut off by the
+            // damage; one with refcount 0 was freed and may hold a stale table: not relinked.
+            let stored = StoredRefcounts(layout: layout)
+            var orphans: [UInt64] = []
+            for t in try s.findTables(excluding: known) {
+                if case .value(let v) = try stored.get(t >> s.bits), v > 0 { orphans.append(t); continue }
+                log("Salvage: cluster at 0x\(String(t, radix: 16)) looks like an L2 table but is free (stale); not linked")
+            }
             for t in orphans { if let i = hint[t], let k = empty.firstIndex(of: i) {
                 layout.l1[i] = t | (1 << 63)
                 report.relinked.append((i, t, "same slot as in a snapshot"))

@@ -54,6 +54,22 @@ final class CheckSalvageTests: XCTestCase {
         XCTAssertFalse(back.stdout.contains("failed"), back.stdout)
     }
 
+    /// A free cluster holding an old L2 table (as after a snapshot was deleted) is not
+    /// resurrected: what the guest reads does not change.
+    func testStaleFreeTableIsNotRelinked() throws {
+        try Tool.requireQemu()
+        let s = try CheckScenario("stale.qcow2", createArgs: [], size: "2G", io: ["write -P 0x11 0 64k", "write -P 0x22 600M 64k"])
+        let l1 = s.headerField64(40)
+        let table = s.headerField64(Int(l1) + 8) & 0x00FF_FFFF_FFFF_FE00
+        try s.poke64(l1 + 8, 0)                              // the L1 entry is gone...
+        try s.poke16(0x20000 + 2 * (table >> 16), 0)         // ...and the table's cluster is free
+        let before = try s.guestBytes(s.image)
+        let r = try Tool.img(["check", "--salvage", s.image])
+        XCTAssertTrue(r.stderr.contains("looks like an L2 table but is free (stale); not linked"), r.stderr)
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        XCTAssertEqual(try s.guestBytes(s.image), before)
+    }
+
     /// A damaged L2 table: invalid entries are dropped and reported, the rest survives.
     func testDamagedL2EntriesAreClearedAndReported() throws {
         try Tool.requireQemu()
