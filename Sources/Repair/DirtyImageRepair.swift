@@ -23,5 +23,13 @@ package enum DirtyImageRepair {
         image.l1 = layout.l1
         image.refcountTable = layout.reftable
         image.recomputeRefcountTableMaxIndex()
+        if layout.header.snapshotCount > 0 {
+            let size = min(UInt64(SnapshotTableCheck.maxTableBytes), layout.fileSize - min(layout.fileSize, layout.header.snapshotsOffset))
+            let bytes = try image.file.checkedRead(count: Int(size), at: layout.header.snapshotsOffset)
+            image.snapshots = try Qcow2Snapshot.parseTable(bytes, count: Int(layout.header.snapshotCount),
+                                                           base: layout.header.snapshotsOffset, path: image.filename)
+        } else {
+            image.snapshots = []
+        }
     }
 }
