@@ -18,11 +18,14 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "CHost"),
         .target(name: "ImageFormat", dependencies: ["CZlib", "CZstd", "CHost"]),
+        .target(name: "Repair", dependencies: ["ImageFormat"]),
         .executableTarget(name: "img", dependencies: [
             "ImageFormat",
+            "Repair",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
         .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
+        .testTarget(name: "RepairTests", dependencies: ["Repair", "ImageFormat"]),
     ]
 )
