@@ -24,7 +24,7 @@ final class ProgressLine {
 
     func finish() {
         guard enabled else { return }
-        show(1)
+        if last < 100 { show(1) }
         fputs("\n", stdout)
     }
 }

@@ -1,0 +1,102 @@
+/// Rebase: point an overlay at a different backing file. Safe mode first copies into the
+/// overlay every cluster it does not define itself whose contents differ between the old
+/// and the new backing chain, so the guest reads the same data afterwards; only then is
+/// the header switched. Unsafe mode (-u) only rewrites the header.
+public struct RebaseRequest {
+    public var path: String
+    public var format: String?
+    /// New backing file name as stored in the header (relative to the overlay); "" removes it.
+    public var backing: String
+    public var backingFormat: String?
+    public var unsafe = false
+    public var compress = false
+    public init(path: String, backing: String) { self.path = path; self.backing = backing }
+}
+
+public func rebaseImage(_ request: RebaseRequest, progress: ((Double) -> Void)? = nil) throws {
+    let path = request.path
+    if !request.backing.isEmpty && request.backingFormat == nil {
+        throw ImageError.invalidArgument("Could not change the backing file to '\(request.backing)': backing format must be specified")
+    }
+    var o = ImageOpenOptions()
+    o.writable = true
+    o.qcow2.openBacking = false
+    let device = try openImage(path: path, format: request.format, options: o)
+    defer { try? device.close() }
+    guard let overlay = device as? Qcow2Image else {
+        throw ImageError.invalidArgument("Could not change the backing file to '\(request.backing)': Operation not supported")
+    }
+    if !request.unsafe {
+        var oldBacking: BlockDevice?
+        var newBacking: BlockDevice?
+        defer { try? oldBacking?.close(); try? newBacking?.close() }
+        if let old = overlay.backingFileName, !old.isEmpty {
+            let oldPath = resolveBackingPath(old, relativeTo: path)
+            do {
+                oldBacking = try openImage(path: oldPath, format: overlay.backingFormat, writable: false, forceShare: true)
+            } catch let e as ImageError {
+                throw ImageError.invalidArgument("Could not open old backing file '\(oldPath)': \(e)")
+            }
+        }
+        if !request.backing.isEmpty {
+            let newPath = resolveBackingPath(request.backing, relativeTo: path)
+            do {
+                newBacking = try openImage(path: newPath, format: request.backingFormat, writable: false, forceShare: true)
+            } catch let e as ImageError {
+                throw ImageError.invalidArgument("Could not open new backing file '\(request.backing)': \(e)")
+            }
+        }
+        try copyDifferingClusters(overlay, old: oldBacking, new: newBacking, compress: request.compress, progress: progress)
+    }
+    try overlay.setBackingFile(request.backing, format: request.backingFormat)
+    try overlay.close()
+}
+
+/// For every cluster the overlay leaves unallocated: if the old and the new backing read
+/// differently there, the old contents are written into the overlay.
+func copyDifferingClusters(_ overlay: Qcow2Image, old: BlockDevice?, new: BlockDevice?, compress: Bool,
+                           progress: ((Double) -> Void)?) throws {
+    let size = overlay.virtualSize
+    let cs = UInt64(overlay.clusterSize)
+    let step: UInt64 = 64 << 20
+    var pos: UInt64 = 0
+    while pos < size {
+        let n = min(step, size - pos)
+        for e in try overlay.blockStatus(at: pos, length: n) where !e.present {
+            var c = e.start
+            while c < e.start + e.length {
+                let len = Int(min(cs - c % cs, e.start + e.length - c))
+                let before = try readOrZero(old, at: c, count: len)
+                if before != (try readOrZero(new, at: c, count: len)) {
+                    try writeCluster(overlay, before, at: c, compress: compress)
+                }
+                c += UInt64(len)
+            }
+        }
+        pos += n
+        progress?(Double(pos) / Double(size))
+    }
+    try overlay.flush()
+}
+
+/// What a guest of an image backed by `device` reads there: zeroes past its end or without it.
+func readOrZero(_ device: BlockDevice?, at offset: UInt64, count: Int) throws -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    guard let device, offset < device.virtualSize else { return bytes }
+    let n = Int(min(UInt64(count), device.virtualSize - offset))
+    let part = try device.read(count: n, at: offset)
+    bytes.replaceSubrange(0..<n, with: part)
+    return bytes
+}
+
+func writeCluster(_ overlay: Qcow2Image, _ data: [UInt8], at offset: UInt64, compress: Bool) throws {
+    let whole = offset % UInt64(overlay.clusterSize) == 0
+        && (data.count == overlay.clusterSize || offset + UInt64(data.count) == overlay.virtualSize)
+    if whole && overlay.header.version >= 3 && !data.contains(where: { $0 != 0 }) {
+        try overlay.writeZeroes(at: offset, length: UInt64(data.count), mayUnmap: false)
+    } else if whole && compress {
+        try data.withUnsafeBytes { try overlay.writeCompressed($0, at: offset) }
+    } else {
+        try overlay.write(data, at: offset)
+    }
+}
