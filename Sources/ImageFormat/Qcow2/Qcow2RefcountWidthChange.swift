@@ -96,9 +96,15 @@ extension Qcow2Image {
         }
         var counts = [UInt64](repeating: 0, count: Int(end))
         var last = 0
-        for c in 0..<Int(end) {
-            counts[c] = try refcount(ofCluster: UInt64(c))
-            if counts[c] != 0 { last = c }
+        for b in 0..<Int(end / epb) + 1 {
+            guard let slot = try refcountBlockSlot(b) else { continue }
+            let buf = UnsafeRawBufferPointer(refcountCache.buffer(slot))
+            for i in 0..<refcountEntriesPerBlock {
+                let c = b * refcountEntriesPerBlock + i
+                guard c < counts.count else { break }
+                counts[c] = refcountWidth.get(buf, i)
+                if counts[c] != 0 { last = c }
+            }
         }
         return Array(counts[0..<max(last + 1, Int(fileClusters))])
     }
