@@ -54,20 +54,18 @@ enum Life {
     static func info(_ path: String) throws -> String { try Tool.must("qemu-img", ["info", "-U", path]).stdout }
 
     /// The snapshot table as img's format layer parses it.
-    static func snapshots(_ path: String) throws -> [Qcow2Snapshot] {
-        let image = try Qcow2Image.open(path: path, options: {
-            var o = Qcow2OpenOptions(); o.forceShare = true; o.openBacking = false; return o
-        }())
-        defer { try? image.close() }
-        return image.snapshots
-    }
+    static func snapshots(_ path: String) throws -> [Qcow2Snapshot] { try withQcow2(path) { $0.snapshots } }
 
-    static func activeL1Size(_ path: String) throws -> UInt32 {
-        let image = try Qcow2Image.open(path: path, options: {
-            var o = Qcow2OpenOptions(); o.forceShare = true; o.openBacking = false; return o
-        }())
+    static func activeL1Size(_ path: String) throws -> UInt32 { try withQcow2(path) { $0.header.l1Size } }
+
+    /// Looks at one qcow2 file read-only, without its backing chain.
+    static func withQcow2<T>(_ path: String, _ body: (Qcow2Image) throws -> T) throws -> T {
+        var options = Qcow2OpenOptions()
+        options.forceShare = true
+        options.openBacking = false
+        let image = try Qcow2Image.open(path: path, options: options)
         defer { try? image.close() }
-        return image.header.l1Size
+        return try body(image)
     }
 
     /// Saves a real VM-state snapshot with QEMU itself (paused machine, savevm).

@@ -93,6 +93,21 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(views[0], views[1])
     }
 
+    /// Shrinking into the middle of a cluster and growing again: the bytes the shrink left
+    /// in that cluster must not come back (qemu-img 7.2 shows them; img reads zeroes).
+    func testRegrowAfterUnalignedShrinkReadsZero() throws {
+        try Tool.requireQemu()
+        let dir = try TempDir()
+        let img = dir.file("u.qcow2")
+        try Tool.must("img", ["create", "-q", "-f", "qcow2", img, "1M"])
+        try Life.io(img, ["write -P 7 0 1M"])
+        try Tool.must("img", ["resize", "-q", "--shrink", img, "100k"])
+        try Tool.must("img", ["resize", "-q", img, "1M"])
+        try Life.qemuCheck(img)
+        try Life.assertGuest(img, equals: [UInt8](repeating: 7, count: 100 << 10) + [UInt8](repeating: 0, count: 924 << 10),
+                             in: dir, "regrown after an unaligned shrink")
+    }
+
     func testPreallocationModes() throws {
         try Tool.requireQemu()
         let dir = try TempDir()

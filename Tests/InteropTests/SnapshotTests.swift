@@ -194,8 +194,46 @@ final class SnapshotTests: XCTestCase {
                        try Tool.must("qemu-img", ["snapshot", "-l", img]).stdout)
     }
 
-    /// Replaces the first snapshot entry's extra data in place (same cluster, no refcount change).
+    /// Hostile snapshot metadata: an L1 table past the end of the file, and an L2 offset past
+    /// it inside a snapshot's L1 table. Every action refuses with the structure named and the
+    /// file unchanged.
+    func testCorruptSnapshotTablesRefusedUnchanged() throws {
+        try Tool.requireQemu()
+        let dir = try TempDir()
+        let img = dir.file("c.qcow2")
+        try Tool.must("qemu-img", ["create", "-q", "-f", "qcow2", img, "4M"])
+        try Tool.must("qemu-io", ["-c", "write -P 1 0 64k", img])
+        try Tool.must("qemu-img", ["snapshot", "-c", "s", img])
+        let l1 = try XCTUnwrap(Life.snapshots(img).first).l1TableOffset
+        // The L2 offset in the snapshot's L1 entry 0 points far past the end of the file.
+        try patch(img, at: l1, UInt64(0x4000_0000_0000))
+        let before = fileBytes(img)
+        for args in [["-a", "s"], ["-d", "s"]] {
+            let r = try Tool.must("img", ["snapshot"] + args + [img], expect: 1)
+            XCTAssertTrue(r.stderr.contains("snapshot 's' L1 table"), r.stderr)
+            XCTAssertEqual(fileBytes(img), before, "\(args)")
+        }
+        // The snapshot's L1 table itself past the end of the file.
+        try rewriteFirstSnapshot(img) { $0.l1TableOffset = 0x10_0000_0000 }
+        let moved = fileBytes(img)
+        let r = try Tool.must("img", ["snapshot", "-d", "s", img], expect: 1)
+        XCTAssertTrue(r.stderr.contains("past the end of the file"), r.stderr)
+        XCTAssertEqual(fileBytes(img), moved)
+    }
+
+    private func patch(_ path: String, at offset: UInt64, _ value: UInt64) throws {
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: path))
+        defer { try? handle.close() }
+        try handle.seek(toOffset: offset)
+        handle.write(Data((0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }))
+    }
+
     private func rewriteFirstSnapshotExtra(_ path: String, _ change: ([UInt8]) -> [UInt8]) throws {
+        try rewriteFirstSnapshot(path) { $0.extraData = change($0.extraData) }
+    }
+
+    /// Replaces the first snapshot entry in place (same cluster, no refcount change).
+    private func rewriteFirstSnapshot(_ path: String, _ change: (inout Qcow2Snapshot) -> Void) throws {
         let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: path))
         defer { try? handle.close() }
         let head = [UInt8](handle.readData(ofLength: 72))
@@ -203,7 +241,7 @@ final class SnapshotTests: XCTestCase {
         try handle.seek(toOffset: offset)
         let table = [UInt8](handle.readData(ofLength: 4096))
         var entry = try XCTUnwrap(Qcow2Snapshot.parseTable(table, count: 1, base: offset, path: path).first)
-        entry.extraData = change(entry.extraData)
+        change(&entry)
         try handle.seek(toOffset: offset)
         handle.write(Data(entry.serialize()))
     }

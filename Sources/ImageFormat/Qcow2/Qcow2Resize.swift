@@ -33,12 +33,12 @@ extension Qcow2Image {
         try growL1(toCover: newSize)
         try setVirtualSize(newSize)
         try file.sync()
-        // A backing file longer than the old size must not show through the new area (QEMU
-        // zeroes it the same way since 5.1).
-        if let backing, backing.virtualSize > old {
-            let end = min(newSize, backing.virtualSize)
-            try writeZeroes(at: old, length: end - old, mayUnmap: false)
-        }
+        // The new area reads zero: a backing file longer than the old size must not show
+        // through (QEMU zeroes it the same way since 5.1), nor may stale bytes left in the
+        // old last cluster by an earlier shrink.
+        var zeroEnd = min(newSize, alignUp(old, UInt64(clusterSize)))
+        if let backing, backing.virtualSize > old { zeroEnd = max(zeroEnd, min(newSize, backing.virtualSize)) }
+        if zeroEnd > old { try writeZeroes(at: old, length: zeroEnd - old, mayUnmap: false) }
         if preallocation != .off { try preallocateRange(from: old, to: newSize, mode: preallocation) }
         try flush()
     }

@@ -52,8 +52,11 @@ extension Qcow2Image {
 
     /// One more than the largest numeric ID, as QEMU numbers snapshots.
     func nextSnapshotID() -> String {
-        let maxID = snapshots.compactMap { UInt64($0.id) }.max() ?? 0
-        return String(maxID + 1)
+        let ids = Set(snapshots.compactMap { UInt64($0.id) })
+        let (next, overflow) = (ids.max() ?? 0).addingReportingOverflow(1)
+        if !overflow { return String(next) }
+        // A hostile table used the largest number: take the first free one instead.
+        return String((1...UInt64(ids.count + 1)).first { !ids.contains($0) } ?? 1)
     }
 
     /// Reverts the disk to snapshot `index`: its L1 table becomes the active one and the

@@ -40,15 +40,17 @@ extension Qcow2Image {
     }
 
     /// Host clusters an L2 entry holds a reference to (none for unallocated or plain zero).
-    func referencedClusters(_ entry: UInt64) throws -> ClosedRange<UInt64>? {
+    /// Clusters past the end of the file are corruption: counting them would grow the
+    /// refcount structure without bound.
+    func referencedClusters(_ entry: UInt64, fileSize: UInt64) throws -> ClosedRange<UInt64>? {
         switch codec.kind(entry) {
         case .normal(let h), .zeroAllocated(let h):
-            guard offsetInCluster(h) == 0 else {
-                throw corrupt("L2 table", h, "data cluster offset 0x\(String(h, radix: 16)) unaligned")
+            guard offsetInCluster(h) == 0, h < fileSize else {
+                throw corrupt("L2 table", h, "data cluster offset 0x\(String(h, radix: 16)) is unaligned or past the end of the file")
             }
             return clusterIndex(h)...clusterIndex(h)
         case .compressed(let h, let size):
-            guard size > 0, let last = checkedAdd(h, UInt64(size) - 1) else {
+            guard size > 0, let last = checkedAdd(h, UInt64(size) - 1), h < fileSize else {
                 throw corrupt("L2 table", h, "compressed cluster descriptor out of range")
             }
             return clusterIndex(h)...clusterIndex(last)
@@ -60,13 +62,14 @@ extension Qcow2Image {
     /// How many references the L1 table holds on each host cluster (L2 tables and data).
     func referenceCounts(ofL1 table: [UInt64], l1Offset: UInt64, structure: String) throws -> [UInt64: UInt64] {
         var counts: [UInt64: UInt64] = [:]
+        let fileSize = try file.size()
         for (i, e) in table.enumerated() {
             guard let l2 = try l2Offset(inL1Entry: e, index: i, structure: structure, l1Offset: l1Offset) else { continue }
             counts[clusterIndex(l2), default: 0] += 1
             let bytes = try l2TableBytes(at: l2)
             for j in 0..<l2Entries {
                 guard let entry = bytes.be(UInt64.self, at: j * l2EntrySize), entry != 0 else { continue }
-                guard let range = try referencedClusters(entry) else { continue }
+                guard let range = try referencedClusters(entry, fileSize: fileSize) else { continue }
                 for c in range { counts[c, default: 0] += 1 }
             }
         }
