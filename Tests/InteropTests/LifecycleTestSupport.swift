@@ -11,10 +11,12 @@ enum Life {
         try Tool.must("img", ["io"] + commands.flatMap { ["-c", $0] } + [path], file: file, line: line)
     }
 
-    /// qemu-img check must call the image clean (exit 0, no leaks, no errors).
+    /// qemu-img check must call the image clean (exit 0, no leaks, no errors), and so must
+    /// img check once the repair engine is part of the build.
     static func qemuCheck(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
         let r = try Tool.must("qemu-img", ["check", path], file: file, line: line)
         XCTAssertTrue(r.stdout.contains("No errors were found on the image."), r.stdout, file: file, line: line)
+        try imgCheckIfPresent(path, file: file, line: line)
     }
 
     /// `img check` as well, once the repair engine's subcommand is part of the build.
