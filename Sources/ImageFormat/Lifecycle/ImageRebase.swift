@@ -63,9 +63,15 @@ func copyDifferingClusters(_ overlay: Qcow2Image, old: BlockDevice?, new: BlockD
     while pos < size {
         let n = min(step, size - pos)
         for e in try overlay.blockStatus(at: pos, length: n) where !e.present {
+            // Where block status says both chains read zero, nothing needs reading.
+            var oldZero = try ZeroRuns(old, e.start, e.length), newZero = try ZeroRuns(new, e.start, e.length)
             var c = e.start
             while c < e.start + e.length {
                 let len = Int(min(cs - c % cs, e.start + e.length - c))
+                if oldZero.covers(c, UInt64(len)) && newZero.covers(c, UInt64(len)) {
+                    c += UInt64(len)
+                    continue
+                }
                 let before = try readOrZero(old, at: c, count: len)
                 if before != (try readOrZero(new, at: c, count: len)) {
                     try writeCluster(overlay, before, at: c, compress: compress)
@@ -77,6 +83,33 @@ func copyDifferingClusters(_ overlay: Qcow2Image, old: BlockDevice?, new: BlockD
         progress?(Double(pos) / Double(size))
     }
     try overlay.flush()
+}
+
+/// The parts of a range a device (or its absence) reads as zero according to block status,
+/// queried in increasing offset order.
+struct ZeroRuns {
+    private var runs: [(start: UInt64, end: UInt64)] = []
+    private var next = 0
+
+    init(_ device: BlockDevice?, _ offset: UInt64, _ length: UInt64) throws {
+        let end = offset + length
+        guard let device, offset < device.virtualSize else { runs = [(offset, end)]; return }
+        let inside = min(end, device.virtualSize)
+        for e in try device.blockStatus(at: offset, length: inside - offset) where e.zero {
+            if let last = runs.last, last.end == e.start { runs[runs.count - 1].end = e.start + e.length }
+            else { runs.append((e.start, e.start + e.length)) }
+        }
+        if inside < end {
+            if let last = runs.last, last.end == inside { runs[runs.count - 1].end = end } else { runs.append((inside, end)) }
+        }
+    }
+
+    /// Whether [offset, offset+length) lies inside one zero run. Offsets must not decrease.
+    mutating func covers(_ offset: UInt64, _ length: UInt64) -> Bool {
+        while next < runs.count && runs[next].end <= offset { next += 1 }
+        guard next < runs.count else { return false }
+        return runs[next].start <= offset && offset + length <= runs[next].end
+    }
 }
 
 /// What a guest of an image backed by `device` reads there: zeroes past its end or without it.
