@@ -134,6 +134,19 @@ final class AmendTests: XCTestCase {
         try Tool.must("img", ["create", "-q", "-f", "qcow2", "-o", "refcount_bits=8", r8, "4M"])
         let rr = try Tool.must("img", ["amend", "-o", "compat=0.10", r8], expect: 1)
         XCTAssertEqual(rr.stderr, "img: compat=0.10 requires refcount_bits=16\n")
+        // zstd-compressed clusters have no v2 encoding: refused; without them the downgrade
+        // goes through (as qemu-img's does) and the image says zlib.
+        let zstd = dir.file("z.qcow2")
+        try Tool.must("img", ["create", "-q", "-f", "qcow2", "-o", "compression_type=zstd", zstd, "4M"])
+        try Life.io(zstd, ["write -c -P 2 0 64k"])
+        let zBefore = fileBytes(zstd)
+        let z = try Tool.must("img", ["amend", "-o", "compat=0.10", zstd], expect: 1)
+        XCTAssertTrue(z.stderr.contains("zstd-compressed clusters"), z.stderr)
+        XCTAssertEqual(fileBytes(zstd), zBefore)
+        try Life.io(zstd, ["write -P 3 0 64k"])
+        try Tool.must("img", ["amend", "-o", "compat=0.10", zstd])
+        try Life.qemuCheck(zstd)
+        XCTAssertTrue(try Life.info(zstd).contains("compression type: zlib"))
         // Converting the width first makes the downgrade possible.
         try Tool.must("img", ["amend", "-o", "compat=0.10,refcount_bits=16", r8])
         try Life.qemuCheck(r8)

@@ -72,11 +72,18 @@ enum Life {
 
     /// Saves a real VM-state snapshot with QEMU itself (paused machine, savevm).
     static func qemuSaveVM(_ path: String, name: String) throws {
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("savevm-\(UUID().uuidString)").path
-        try "savevm \(name)\nquit\n".write(toFile: script, atomically: true, encoding: .utf8)
+        _ = try qemuMonitor(path, "savevm \(name)")
+    }
+
+    /// Runs one monitor command against a paused machine with the image as its disk;
+    /// returns what the monitor printed.
+    static func qemuMonitor(_ path: String, _ command: String) throws -> String {
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("monitor-\(UUID().uuidString)").path
+        try "\(command)\nquit\n".write(toFile: script, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: script) }
         let r = try Tool.run("sh", ["-c", "qemu-system-x86_64 -nodefaults -display none -machine pc,accel=tcg -m 16 -S "
             + "-drive file='\(path)',if=ide,format=qcow2 -monitor stdio < '\(script)'"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout + r.stderr
     }
 }

@@ -82,7 +82,21 @@ final class SnapshotTests: XCTestCase {
         try Tool.must("img", ["snapshot", "-d", "mine", img])
         try Life.qemuCheck(img)
         XCTAssertEqual(try Life.snapshots(img), [saved])
+        try Tool.must("img", ["amend", "-o", "compat=0.10,refcount_bits=16", img])
+        try Tool.must("img", ["amend", "-o", "compat=1.1", img])
+        // Through a backing file and back: commit empties the active layer, rebase -b ""
+        // copies the base back in; the snapshot stays as QEMU wrote it.
+        let base = dir.file("base.qcow2")
+        try Tool.must("qemu-img", ["create", "-q", "-f", "qcow2", base, "32M"])
+        try Tool.must("img", ["rebase", "-u", "-b", "base.qcow2", "-F", "qcow2", img])
+        try Tool.must("img", ["commit", "-q", img])
+        try Tool.must("img", ["rebase", "-b", "", img])
+        try Life.qemuCheck(img)
+        XCTAssertEqual(try Life.snapshots(img), [saved])
 
+        // QEMU still loads the VM state, then qemu-img reverts the disk.
+        let loaded = try Life.qemuMonitor(img, "loadvm vm1")
+        XCTAssertFalse(loaded.contains("rror"), loaded)
         try Tool.must("qemu-img", ["snapshot", "-a", "vm1", img])
         try Life.qemuCheck(img)
         try Life.assertGuest(img, equals: disk, in: dir, "QEMU's snapshot applied after img's operations")
