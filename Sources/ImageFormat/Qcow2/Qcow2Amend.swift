@@ -67,9 +67,11 @@ extension Qcow2Image {
 
     func hasCompressedClusters() throws -> Bool {
         try flush()
+        var done = Set<UInt64>()
         for t in try allL1Tables() {
             for (i, e) in t.table.enumerated() {
-                guard let l2 = try l2Offset(inL1Entry: e, index: i, structure: t.structure, l1Offset: t.offset) else { continue }
+                guard let l2 = try l2Offset(inL1Entry: e, index: i, structure: t.structure, l1Offset: t.offset),
+                      done.insert(l2).inserted else { continue }
                 let bytes = try l2TableBytes(at: l2)
                 for j in 0..<l2Entries where (bytes.be(UInt64.self, at: j * l2EntrySize) ?? 0) & EntryBits.compressed != 0 {
                     return true

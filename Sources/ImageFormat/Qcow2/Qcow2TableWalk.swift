@@ -63,14 +63,20 @@ extension Qcow2Image {
     func referenceCounts(ofL1 table: [UInt64], l1Offset: UInt64, structure: String) throws -> [UInt64: UInt64] {
         var counts: [UInt64: UInt64] = [:]
         let fileSize = try file.size()
+        // Each distinct L2 table is read once, however many entries name it (a hostile
+        // table naming one L2 table millions of times must not mean millions of reads).
+        var uses: [UInt64: UInt64] = [:]
         for (i, e) in table.enumerated() {
             guard let l2 = try l2Offset(inL1Entry: e, index: i, structure: structure, l1Offset: l1Offset) else { continue }
-            counts[clusterIndex(l2), default: 0] += 1
+            uses[l2, default: 0] += 1
+        }
+        for (l2, n) in uses {
+            counts[clusterIndex(l2), default: 0] += n
             let bytes = try l2TableBytes(at: l2)
             for j in 0..<l2Entries {
                 guard let entry = bytes.be(UInt64.self, at: j * l2EntrySize), entry != 0 else { continue }
                 guard let range = try referencedClusters(entry, fileSize: fileSize) else { continue }
-                for c in range { counts[c, default: 0] += 1 }
+                for c in range { counts[c, default: 0] += n }
             }
         }
         return counts
@@ -109,11 +115,13 @@ extension Qcow2Image {
     /// Sets COPIED on exactly the active L1 and L2 entries whose cluster has refcount 1
     /// (QEMU's invariant, which `qemu-img check` verifies), writing what changed.
     func recomputeCopiedFlags() throws {
+        var done = Set<UInt64>()
         for i in 0..<l1.count {
             guard let l2 = try l2Offset(inL1Entry: l1[i], index: i, structure: "L1 table", l1Offset: header.l1TableOffset) else { continue }
             let owned = try refcount(ofCluster: clusterIndex(l2)) == 1
             let wantL1 = owned ? l1[i] | EntryBits.copied : l1[i] & ~EntryBits.copied
             if wantL1 != l1[i] { try setL1Entry(i, wantL1) }
+            guard done.insert(l2).inserted else { continue }
             let slot = try l2Slot(l2)
             for j in 0..<l2Entries {
                 let (entry, bitmap) = l2Entry(slot: slot, index: j)
