@@ -108,6 +108,28 @@ final class ResizeTests: XCTestCase {
                              in: dir, "regrown after an unaligned shrink")
     }
 
+    /// A refcount lower than the references to it (a corrupt image): shrinking would drive it
+    /// below zero, so the shrink is refused before the first write.
+    func testShrinkRefusesWhenRefcountsTooLow() throws {
+        try Tool.requireQemu()
+        let dir = try TempDir()
+        let img = dir.file("low.qcow2")
+        try Tool.must("qemu-img", ["create", "-q", "-f", "qcow2", img, "4M"])
+        try Tool.must("qemu-io", ["-c", "write -P 1 0 4M", img])
+        let map = try Tool.must("qemu-img", ["map", "--output=json", "--start-offset=3M", "--max-length=64k", img]).stdout
+        let host = try XCTUnwrap(map.range(of: #""offset": (\d+)"#, options: .regularExpression)
+            .flatMap { UInt64(map[$0].split(separator: " ").last ?? "") })
+        // Default layout: refcount block at 0x20000, 16-bit entries.
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: img))
+        try handle.seek(toOffset: 0x20000 + host / 65536 * 2)
+        handle.write(Data([0, 0]))
+        try handle.close()
+        let before = fileBytes(img)
+        let r = try Tool.must("img", ["resize", "-q", "--shrink", img, "1M"], expect: 1)
+        XCTAssertTrue(r.stderr.contains("img check -r all"), r.stderr)
+        XCTAssertEqual(fileBytes(img), before)
+    }
+
     func testPreallocationModes() throws {
         try Tool.requireQemu()
         let dir = try TempDir()

@@ -7,6 +7,7 @@ extension Qcow2Image {
         try flush()
         let counts = try referenceCounts(ofL1: l1, l1Offset: header.l1TableOffset, structure: "L1 table")
         guard !counts.isEmpty else { return }
+        try checkDecrementsPossible(counts, holder: "the active L1 table")
         try writeActiveL1([UInt64](repeating: 0, count: l1.count))
         l2Cache.invalidateAll()
         try applyReferenceCounts(counts, sign: -1)

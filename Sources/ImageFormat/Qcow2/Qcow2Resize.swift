@@ -78,12 +78,34 @@ extension Qcow2Image {
     }
 
     func shrink(to newSize: UInt64) throws {
+        let keep = Int(l1EntriesNeeded(for: newSize))
+        let firstGone = alignUp(newSize, UInt64(clusterSize))
+        var dropped = [UInt64](repeating: 0, count: l1.count)
+        var newL1 = l1
+        for i in keep..<l1.count where l1[i] != 0 {
+            dropped[i] = l1[i]
+            newL1[i] = 0
+        }
+        // Everything that will be released is counted first: refcounts too low for it are
+        // refused before the first write.
+        let tailCounts = try referenceCounts(ofL1: dropped, l1Offset: header.l1TableOffset, structure: "L1 table")
+        var allCounts = tailCounts
+        var boundary = false
+        if keep > 0, firstGone < UInt64(keep) * l2Coverage, let table = try l2TableOffset(l1Index: keep - 1) {
+            boundary = true
+            let bytes = try l2TableBytes(at: table), fileSize = try file.size()
+            for j in l2Position(firstGone).l2..<l2Entries {
+                guard let entry = bytes.be(UInt64.self, at: j * l2EntrySize),
+                      let range = try referencedClusters(entry, fileSize: fileSize) else { continue }
+                for c in range { allCounts[c, default: 0] += 1 }
+            }
+        }
+        try checkDecrementsPossible(allCounts, holder: "the area past the new end")
+
         try setVirtualSize(newSize)
         try file.sync()
-        let keep = Int(l1EntriesNeeded(for: newSize))
         // The table that straddles the new end keeps its entries before the end.
-        let firstGone = alignUp(newSize, UInt64(clusterSize))
-        if keep > 0, firstGone < UInt64(keep) * l2Coverage, try l2TableOffset(l1Index: keep - 1) != nil {
+        if boundary {
             let slot = try writableL2Slot(l1Index: keep - 1)
             for j in l2Position(firstGone).l2..<l2Entries {
                 let (entry, bitmap) = l2Entry(slot: slot, index: j)
@@ -94,17 +116,10 @@ extension Qcow2Image {
             try flush()
         }
         // The L1 tail: zeroed on disk, then the tables and data it held are released.
-        var dropped = [UInt64](repeating: 0, count: l1.count)
-        var newL1 = l1
-        for i in keep..<l1.count where l1[i] != 0 {
-            dropped[i] = l1[i]
-            newL1[i] = 0
-        }
         if newL1 != l1 {
-            let counts = try referenceCounts(ofL1: dropped, l1Offset: header.l1TableOffset, structure: "L1 table")
             try writeActiveL1(newL1)
             for e in dropped where e != 0 { l2Cache.invalidate(e & EntryBits.offsetMask) }
-            try applyReferenceCounts(counts, sign: -1)
+            try applyReferenceCounts(tailCounts, sign: -1)
         }
         try recomputeCopiedFlags()
         try removeUnusedRefcountBlocks()

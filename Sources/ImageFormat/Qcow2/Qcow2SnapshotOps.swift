@@ -71,6 +71,7 @@ extension Qcow2Image {
         let counts = try referenceCounts(ofL1: table, l1Offset: snapshot.l1TableOffset, structure: structure)
         let oldCounts = try referenceCounts(ofL1: l1, l1Offset: header.l1TableOffset, structure: "L1 table")
         try checkIncrementsFit(counts, action: action)
+        try checkDecrementsPossible(oldCounts, holder: "the active L1 table")
 
         let newSize = snapshot.diskSize ?? virtualSize
         guard newSize <= Limits.maxVirtualSize else {
@@ -105,11 +106,7 @@ extension Qcow2Image {
                 counts[c, default: 0] += 1
             }
         }
-        for (c, n) in counts {
-            guard try refcount(ofCluster: c) < n else { continue }
-            throw corrupt("refcount block", c << UInt64(clusterBits),
-                          "refcount of cluster \(c) is lower than the references snapshot '\(snapshot.name)' holds")
-        }
+        try checkDecrementsPossible(counts, holder: "snapshot '\(snapshot.name)'")
         var remaining = snapshots
         remaining.remove(at: index)
         try writeSnapshotTable(remaining)

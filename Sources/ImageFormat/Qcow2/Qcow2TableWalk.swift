@@ -85,9 +85,8 @@ extension Qcow2Image {
     /// Refuses (before anything is written) increments that would overflow the refcount width,
     /// with the hint qemu-img gives: a wider refcount_bits.
     func checkIncrementsFit(_ counts: [UInt64: UInt64], action: String) throws {
-        for c in counts.keys.sorted() {
-            let current = try refcount(ofCluster: c)
-            let (sum, overflow) = current.addingReportingOverflow(counts[c]!)
+        for (c, n) in counts.sorted(by: { $0.key < $1.key }) {
+            let (sum, overflow) = try refcount(ofCluster: c).addingReportingOverflow(n)
             if overflow || sum > refcountWidth.maxValue {
                 throw ImageError.invalidArgument(
                     "Could not \(action): refcount of the cluster at offset 0x\(String(c << UInt64(clusterBits), radix: 16)) "
@@ -97,11 +96,22 @@ extension Qcow2Image {
         }
     }
 
+    /// Refuses (before anything is written) decrements below zero: the refcounts do not
+    /// account for the references being dropped, so the image needs 'img check -r all'.
+    func checkDecrementsPossible(_ counts: [UInt64: UInt64], holder: String) throws {
+        for (c, n) in counts.sorted(by: { $0.key < $1.key }) where try refcount(ofCluster: c) < n {
+            throw corrupt("refcount block", c << UInt64(clusterBits),
+                          "refcount of cluster \(c) is lower than the references \(holder) holds; run 'img check -r all'")
+        }
+    }
+
     /// Applies the counts with `sign` (+1 or -1) and writes the refcount blocks (synced).
     /// Freed clusters leave the caches: they may have held an L2 table.
     func applyReferenceCounts(_ counts: [UInt64: UInt64], sign: Int64) throws {
-        for c in counts.keys.sorted() {
-            try updateRefcounts(first: c, count: 1, delta: sign * Int64(counts[c]!))
+        if sign < 0 { try checkDecrementsPossible(counts, holder: "the dropped table") }
+        for (c, n) in counts.sorted(by: { $0.key < $1.key }) {
+            guard let amount = Int64(exactly: n) else { throw corrupt("L2 table", 0, "reference count out of range") }
+            try updateRefcounts(first: c, count: 1, delta: sign * amount)
             if sign < 0, try refcount(ofCluster: c) == 0 {
                 let offset = c << UInt64(clusterBits)
                 l2Cache.invalidate(offset)
