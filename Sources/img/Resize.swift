@@ -8,11 +8,11 @@ struct Resize: ParsableCommand {
         discussion: "SIZE is absolute, or relative with a leading + or -. Shrinking needs --shrink; "
             + "data past the new end is lost.")
 
-    @Option(name: .customShort("f"), help: "Image format (qcow2 or raw); probed when omitted.")
+    @Option(name: .customShort("f"), help: ArgumentHelp("Image format (qcow2 or raw); probed when omitted.", valueName: "fmt"))
     var format: String?
     @Flag(help: "Allow shrinking the image (data past the new end is discarded).")
     var shrink = false
-    @Option(help: "Preallocation for the new area: off, metadata (qcow2), falloc or full.")
+    @Option(help: ArgumentHelp("Preallocation for the new area: off, metadata (qcow2), falloc or full.", valueName: "mode"))
     var preallocation: String?
     @Flag(name: .customShort("q"), help: "Quiet: print nothing on success.")
     var quiet = false

@@ -12,11 +12,11 @@ struct Snapshot: ParsableCommand {
     var quiet = false
     @Flag(name: .customShort("l"), help: "List the snapshots.")
     var list = false
-    @Option(name: .customShort("c"), help: "Create a snapshot named NAME.")
+    @Option(name: .customShort("c"), help: ArgumentHelp("Create a snapshot named NAME.", valueName: "NAME"))
     var create: String?
-    @Option(name: .customShort("a"), help: "Revert the disk to snapshot NAME.")
+    @Option(name: .customShort("a"), help: ArgumentHelp("Revert the disk to snapshot NAME.", valueName: "NAME"))
     var apply: String?
-    @Option(name: .customShort("d"), help: "Delete snapshot NAME.")
+    @Option(name: .customShort("d"), help: ArgumentHelp("Delete snapshot NAME.", valueName: "NAME"))
     var delete: String?
     @Argument(help: "The image file.")
     var filename: String
