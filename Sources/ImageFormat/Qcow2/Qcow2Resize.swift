@@ -81,11 +81,7 @@ extension Qcow2Image {
         let keep = Int(l1EntriesNeeded(for: newSize))
         let firstGone = alignUp(newSize, UInt64(clusterSize))
         var dropped = [UInt64](repeating: 0, count: l1.count)
-        var newL1 = l1
-        for i in keep..<l1.count where l1[i] != 0 {
-            dropped[i] = l1[i]
-            newL1[i] = 0
-        }
+        for i in keep..<l1.count where l1[i] != 0 { dropped[i] = l1[i] }
         // Everything that will be released is counted first: refcounts too low for it are
         // refused before the first write.
         let tailCounts = try referenceCounts(ofL1: dropped, l1Offset: header.l1TableOffset, structure: "L1 table")
@@ -115,8 +111,11 @@ extension Qcow2Image {
             }
             try flush()
         }
-        // The L1 tail: zeroed on disk, then the tables and data it held are released.
-        if newL1 != l1 {
+        // The L1 tail: zeroed on disk, then the tables and data it held are released. (The
+        // entry before the tail may have just changed: a shared table was copied above.)
+        if dropped.contains(where: { $0 != 0 }) {
+            var newL1 = l1
+            for i in keep..<newL1.count { newL1[i] = 0 }
             try writeActiveL1(newL1)
             for e in dropped where e != 0 { l2Cache.invalidate(e & EntryBits.offsetMask) }
             try applyReferenceCounts(tailCounts, sign: -1)
