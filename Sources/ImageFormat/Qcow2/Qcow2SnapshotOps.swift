@@ -74,6 +74,10 @@ extension Qcow2Image {
         try checkDecrementsPossible(oldCounts, holder: "the active L1 table")
 
         let newSize = snapshot.diskSize ?? virtualSize
+        if newSize != virtualSize && header.version < 3 {
+            // As QEMU: a v2 image with snapshots keeps its size (old readers assume it).
+            throw ImageError.invalidArgument("Could not \(action): Can't resize a v2 image which has snapshots")
+        }
         guard newSize <= Limits.maxVirtualSize else {
             throw corrupt("snapshot table", header.snapshotsOffset, "snapshot '\(snapshot.name)' disk size \(newSize) is too large")
         }
