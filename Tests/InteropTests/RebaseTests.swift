@@ -63,6 +63,23 @@ final class RebaseTests: XCTestCase {
         try Life.assertGuest(chain.top, equals: before, in: dir, "after compressed rebase")
     }
 
+    /// Compressed copies packed into shared host clusters must stop packing where a narrow
+    /// refcount (1 or 2 bits) is full, as QEMU does.
+    func testCompressedCopiesWithNarrowRefcounts() throws {
+        try Tool.requireQemu()
+        for bits in [1, 2] {
+            let dir = try TempDir()
+            let base = dir.file("base.qcow2"), top = dir.file("top.qcow2")
+            try Tool.must("qemu-img", ["create", "-q", "-f", "qcow2", base, "2M"])
+            try Tool.must("qemu-io", ["-c", "write -P 0x11 0 2M", base])
+            try Tool.must("img", ["create", "-q", "-f", "qcow2", "-o", "refcount_bits=\(bits)", "-b", base, "-F", "qcow2", top])
+            let before = try Life.guest(top)
+            try Tool.must("img", ["rebase", "-c", "-b", "", top])
+            try Life.qemuCheck(top)
+            try Life.assertGuest(top, equals: before, in: dir, "compressed rebase at refcount_bits=\(bits)")
+        }
+    }
+
     func testUnsafeRebaseOnlyRewritesHeader() throws {
         try Tool.requireQemu()
         let dir = try TempDir()
