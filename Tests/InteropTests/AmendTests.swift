@@ -102,6 +102,24 @@ final class AmendTests: XCTestCase {
         }
     }
 
+    /// A refcount for a cluster far past the end of the file (corrupt) is refused by the
+    /// width change before anything is allocated or written.
+    func testRefcountPastEndOfFileRefused() throws {
+        try Tool.requireQemu()
+        let dir = try TempDir()
+        let img = dir.file("h.qcow2")
+        try Tool.must("qemu-img", ["create", "-q", "-f", "qcow2", img, "4M"])
+        // Default layout: refcount block at 0x20000, 16-bit entries; cluster 30000 is past the end.
+        let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: img))
+        try handle.seek(toOffset: 0x20000 + 30000 * 2)
+        handle.write(Data([0, 1]))
+        try handle.close()
+        let before = fileBytes(img)
+        let r = try Tool.must("img", ["amend", "-o", "refcount_bits=8", img], expect: 1)
+        XCTAssertTrue(r.stderr.contains("past the end of the file"), r.stderr)
+        XCTAssertEqual(fileBytes(img), before)
+    }
+
     func testRefusalsLeaveImageUnchanged() throws {
         try Tool.requireQemu()
         let dir = try TempDir()

@@ -86,26 +86,28 @@ extension Qcow2Image {
         freeByteOffset = 0
     }
 
-    /// Every cluster's refcount up to the last one in use or the end of the file.
+    /// Every cluster's refcount up to the end of the file. A refcount past the end of the
+    /// file is corruption (nothing valid lives there), refused rather than allocated for:
+    /// a hostile table could otherwise name billions of clusters.
     func currentRefcounts() throws -> [UInt64] {
-        let fileClusters = (try file.size() + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
-        let epb = UInt64(refcountEntriesPerBlock)
-        var end = fileClusters
-        if refcountTableMaxIndex >= 0 {
-            for b in 0...refcountTableMaxIndex where refcountTable[b] != 0 { end = max(end, (UInt64(b) + 1) * epb) }
-        }
-        var counts = [UInt64](repeating: 0, count: Int(end))
-        var last = 0
-        for b in 0..<Int(end / epb) + 1 {
+        let fileClusters = Int((try file.size() + UInt64(clusterSize) - 1) >> UInt64(clusterBits))
+        var counts = [UInt64](repeating: 0, count: fileClusters)
+        guard refcountTableMaxIndex >= 0 else { return counts }
+        for b in 0...refcountTableMaxIndex {
             guard let slot = try refcountBlockSlot(b) else { continue }
             let buf = UnsafeRawBufferPointer(refcountCache.buffer(slot))
             for i in 0..<refcountEntriesPerBlock {
-                let c = b * refcountEntriesPerBlock + i
-                guard c < counts.count else { break }
-                counts[c] = refcountWidth.get(buf, i)
-                if counts[c] != 0 { last = c }
+                let value = refcountWidth.get(buf, i)
+                let (c, overflow) = b.multipliedReportingOverflow(by: refcountEntriesPerBlock)
+                let cluster = overflow ? Int.max : c + i
+                if cluster < fileClusters {
+                    counts[cluster] = value
+                } else if value != 0 {
+                    throw corrupt("refcount block", refcountTable[b], "refcount \(value) for cluster \(cluster), "
+                        + "past the end of the file; run 'img check -r all'")
+                }
             }
         }
-        return Array(counts[0..<max(last + 1, Int(fileClusters))])
+        return counts
     }
 }
