@@ -66,17 +66,32 @@ func copyDifferingClusters(_ overlay: Qcow2Image, old: BlockDevice?, new: BlockD
             // Where block status says both chains read zero, nothing needs reading.
             var oldZero = try ZeroRuns(old, e.start, e.length), newZero = try ZeroRuns(new, e.start, e.length)
             var c = e.start
-            while c < e.start + e.length {
-                let len = Int(min(cs - c % cs, e.start + e.length - c))
+            let end = e.start + e.length
+            while c < end {
+                // Up to 1 MiB at a time, cut at cluster boundaries.
+                let chunkEnd = min(end, c - c % cs + max(cs, 1 << 20))
+                let len = Int(chunkEnd - c)
                 if oldZero.covers(c, UInt64(len)) && newZero.covers(c, UInt64(len)) {
-                    c += UInt64(len)
+                    c = chunkEnd
                     continue
                 }
                 let before = try readOrZero(old, at: c, count: len)
-                if before != (try readOrZero(new, at: c, count: len)) {
-                    try writeCluster(overlay, before, at: c, compress: compress)
+                let after = try readOrZero(new, at: c, count: len)
+                // Runs of clusters whose contents differ are written in one request each.
+                var runStart: Int?
+                var i = 0
+                while i < len {
+                    let piece = Int(min(cs - (c + UInt64(i)) % cs, UInt64(len - i)))
+                    if !before[i..<(i + piece)].elementsEqual(after[i..<(i + piece)]) {
+                        if runStart == nil { runStart = i }
+                    } else if let start = runStart {
+                        try writeRun(overlay, before[start..<i], at: c + UInt64(start), compress: compress)
+                        runStart = nil
+                    }
+                    i += piece
                 }
-                c += UInt64(len)
+                if let start = runStart { try writeRun(overlay, before[start..<len], at: c + UInt64(start), compress: compress) }
+                c = chunkEnd
             }
         }
         pos += n
@@ -122,14 +137,20 @@ func readOrZero(_ device: BlockDevice?, at offset: UInt64, count: Int) throws ->
     return bytes
 }
 
-func writeCluster(_ overlay: Qcow2Image, _ data: [UInt8], at offset: UInt64, compress: Bool) throws {
-    let whole = offset % UInt64(overlay.clusterSize) == 0
-        && (data.count == overlay.clusterSize || offset + UInt64(data.count) == overlay.virtualSize)
-    if whole && overlay.header.version >= 3 && !data.contains(where: { $0 != 0 }) {
+/// Writes a run of whole guest clusters (the image's last one may be short): zero clusters
+/// where a v3 image can say so, compressed one cluster at a time with -c, else plain data.
+func writeRun(_ overlay: Qcow2Image, _ data: ArraySlice<UInt8>, at offset: UInt64, compress: Bool) throws {
+    if overlay.header.version >= 3 && !data.contains(where: { $0 != 0 }) {
         try overlay.writeZeroes(at: offset, length: UInt64(data.count), mayUnmap: false)
-    } else if whole && compress {
-        try data.withUnsafeBytes { try overlay.writeCompressed($0, at: offset) }
+    } else if compress {
+        var done = 0
+        while done < data.count {
+            let n = min(overlay.clusterSize, data.count - done)
+            let piece = Array(data[(data.startIndex + done)..<(data.startIndex + done + n)])
+            try piece.withUnsafeBytes { try overlay.writeCompressed($0, at: offset + UInt64(done)) }
+            done += n
+        }
     } else {
-        try overlay.write(data, at: offset)
+        try Array(data).withUnsafeBytes { try overlay.write($0, at: offset) }
     }
 }
