@@ -31,11 +31,9 @@ extension Qcow2Image {
         let counts = try referenceCounts(ofL1: l1, l1Offset: header.l1TableOffset, structure: "L1 table")
         try checkIncrementsFit(counts, action: action)
 
-        try applyReferenceCounts(counts, sign: 1)
-        // Every active cluster is now shared with the snapshot: no COPIED flag stays valid.
-        try recomputeCopiedFlags()
-        let l1Offset = try writeNewL1Copy(l1.map { $0 & ~EntryBits.copied })
-
+        // The new L1 copy and snapshot table get their clusters first, so that their
+        // refcounts reach the disk in the same synced batch as the shared clusters' increments.
+        let l1Offset = try allocateTableClusters(byteCount: l1.count * 8)
         let seconds = date.timeIntervalSince1970
         var extra = [UInt8](repeating: 0, count: 24)
         extra.setBE(UInt64(0), at: 0)          // vm_state_size_large
@@ -46,7 +44,17 @@ extension Qcow2Image {
             dateSeconds: UInt32(clamping: Int64(seconds.rounded(.down))),
             dateNanoseconds: UInt32((seconds - seconds.rounded(.down)) * 1e9),
             vmClockNanoseconds: 0, vmStateSize: 0, extraData: extra)
-        try writeSnapshotTable(snapshots + [snapshot])
+        let entries = snapshots + [snapshot]
+        let tableBytes = try Qcow2Image.serializeSnapshotTable(entries)
+        let tableOffset = try allocateTableClusters(byteCount: tableBytes.count)
+        try applyReferenceCounts(counts, sign: 1)
+        // Every active cluster is now shared with the snapshot: no COPIED flag stays valid.
+        // (Written and synced before the table makes the snapshot live.)
+        try recomputeCopiedFlags()
+        var l1Bytes = [UInt8](repeating: 0, count: Int(alignUp(UInt64(l1.count) * 8, UInt64(clusterSize))))
+        for (i, e) in l1.enumerated() { l1Bytes.setBE(e & ~EntryBits.copied, at: i * 8) }
+        if l1Offset != 0 { try writeMetadata(l1Bytes, at: l1Offset, ignoring: []) }
+        try installSnapshotTable(entries, bytes: tableBytes, at: tableOffset)
         return snapshot
     }
 
@@ -121,19 +129,32 @@ extension Qcow2Image {
     /// Writes `entries` as the new snapshot table into fresh clusters, switches the header's
     /// count and offset to it in one write, and only then frees the old table.
     package func writeSnapshotTable(_ entries: [Qcow2Snapshot]) throws {
+        let bytes = try Qcow2Image.serializeSnapshotTable(entries)
+        let offset = try allocateTableClusters(byteCount: bytes.count)
+        try flushRefcountsForDependency()
+        try installSnapshotTable(entries, bytes: bytes, at: offset)
+    }
+
+    static func serializeSnapshotTable(_ entries: [Qcow2Snapshot]) throws -> [UInt8] {
         var bytes: [UInt8] = []
         for e in entries { bytes += e.serialize() }
         guard UInt64(bytes.count) <= Qcow2Snapshot.maxTableSize else {
-            throw ImageError.invalidArgument("'\(filename)': snapshot table would exceed \(Qcow2Snapshot.maxTableSize) bytes")
+            throw ImageError.invalidArgument("snapshot table would exceed \(Qcow2Snapshot.maxTableSize) bytes")
         }
-        var newOffset: UInt64 = 0
-        if !bytes.isEmpty {
-            let clusters = (UInt64(bytes.count) + UInt64(clusterSize) - 1) / UInt64(clusterSize)
-            newOffset = try allocateClusters(clusters)
-            try flushRefcountsForDependency()
-            try writeMetadata(bytes, at: newOffset, ignoring: [])
-            try file.sync()
-        }
+        return bytes
+    }
+
+    /// Clusters for a new table of `byteCount` bytes (0: none, offset 0), counted but not yet synced.
+    func allocateTableClusters(byteCount: Int) throws -> UInt64 {
+        guard byteCount > 0 else { return 0 }
+        return try allocateClusters((UInt64(byteCount) + UInt64(clusterSize) - 1) / UInt64(clusterSize))
+    }
+
+    /// Writes the table into clusters whose refcounts are already on disk, syncs (with any
+    /// table written just before it), switches the header to it, then releases the old one.
+    func installSnapshotTable(_ entries: [Qcow2Snapshot], bytes: [UInt8], at newOffset: UInt64) throws {
+        if !bytes.isEmpty { try writeMetadata(bytes, at: newOffset, ignoring: []) }
+        try file.sync()
         let oldOffset = header.snapshotsOffset
         let oldBytes = header.snapshotCount > 0 ? UInt64(Qcow2Snapshot.tableSize(snapshots)) : 0
         var field = [UInt8](repeating: 0, count: 12)
@@ -145,10 +166,9 @@ extension Qcow2Image {
         header.snapshotsOffset = newOffset
         snapshots = entries
         if oldBytes > 0 && oldOffset != 0 {
+            // Written by the next flush (at the latest on close), after the header above.
             let clusters = (oldBytes + UInt64(clusterSize) - 1) / UInt64(clusterSize)
             try updateRefcounts(first: clusterIndex(oldOffset), count: clusters, delta: -1)
-            try flushRefcountBlocks()
-            try file.sync()
         }
     }
 }

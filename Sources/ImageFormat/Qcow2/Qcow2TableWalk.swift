@@ -152,17 +152,4 @@ extension Qcow2Image {
         try file.sync()
         l1 = table
     }
-
-    /// Writes a new L1 table into freshly allocated clusters and returns its offset.
-    func writeNewL1Copy(_ table: [UInt64]) throws -> UInt64 {
-        guard !table.isEmpty else { return 0 }
-        let clusters = (UInt64(table.count) * 8 + UInt64(clusterSize) - 1) / UInt64(clusterSize)
-        let offset = try allocateClusters(clusters)
-        var bytes = [UInt8](repeating: 0, count: Int(clusters) * clusterSize)
-        for (i, e) in table.enumerated() { bytes.setBE(e, at: i * 8) }
-        try flushRefcountsForDependency()
-        try writeMetadata(bytes, at: offset, ignoring: [])
-        try file.sync()
-        return offset
-    }
 }
