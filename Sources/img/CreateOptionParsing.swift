@@ -1,0 +1,81 @@
+import ImageFormat
+
+/// A new image's format options from qemu-img's "-o key=value,..." (shared by create,
+/// convert and measure).
+struct CreateOptionSet {
+    var kind: ImageFormatName
+    var qcow2 = Qcow2CreateOptions()
+    var rawPreallocation = RawImage.Preallocation.off
+    /// A size given as "-o size=".
+    var size: UInt64?
+    /// The options as given, for messages that echo them.
+    var given: [String: String] = [:]
+
+    /// Parses `specs` for a `kind` image; `filename` prefixes error messages.
+    init(kind: ImageFormatName, specs: [String], filename: String) throws {
+        self.kind = kind
+        for (key, value) in try parseKeyValueOptions(specs) {
+            given[key] = value
+            try apply(key, value, filename)
+        }
+    }
+
+    private mutating func apply(_ key: String, _ value: String, _ filename: String) throws {
+        switch (kind, key) {
+        case (_, "size"): size = try SizeParser.require(value)
+        case (.qcow2, "compat"):
+            switch value {
+            case "0.10", "v2": qcow2.version = 2
+            case "1.1", "v3": qcow2.version = 3
+            default: throw CLIError("\(filename): Parameter 'version' does not accept value '\(value)'")
+            }
+        case (.qcow2, "cluster_size"):
+            guard let v = SizeParser.parse(value), v <= Int.max else {
+                throw CLIError("\(filename): Parameter 'cluster-size' expects a size")
+            }
+            qcow2.clusterSize = Int(v)
+        case (.qcow2, "refcount_bits"):
+            guard let v = Int(value) else { throw CLIError("\(filename): Parameter 'refcount-bits' expects a number") }
+            qcow2.refcountBits = v
+        case (.qcow2, "lazy_refcounts"): qcow2.lazyRefcounts = try parseBool(value, key: "lazy-refcounts")
+        case (.qcow2, "extended_l2"): qcow2.extendedL2 = try parseBool(value, key: "extended-l2")
+        case (.qcow2, "compression_type"):
+            switch value {
+            case "zlib": qcow2.compressionType = .zlib
+            case "zstd": qcow2.compressionType = .zstd
+            default: throw CLIError("\(filename): Parameter 'compression-type' does not accept value '\(value)'")
+            }
+        case (.qcow2, "preallocation"):
+            guard let p = Qcow2CreateOptions.Preallocation(rawValue: value) else {
+                throw CLIError("\(filename): Parameter 'preallocation' does not accept value '\(value)'")
+            }
+            qcow2.preallocation = p
+        case (.raw, "preallocation"):
+            guard let p = RawImage.Preallocation(rawValue: value) else {
+                throw CLIError("\(filename): Parameter 'preallocation' does not accept value '\(value)'")
+            }
+            rawPreallocation = p
+        case (.qcow2, "backing_file"): qcow2.backingFile = value
+        case (.qcow2, "backing_fmt"): qcow2.backingFormat = value
+        default: throw CLIError("\(filename): Invalid parameter '\(key)'")
+        }
+    }
+
+    /// Creates the image at `path` with `size` virtual bytes (qcow2 rounds up to 512).
+    func create(path: String, size: UInt64) throws {
+        switch kind {
+        case .raw:
+            try RawImage.create(path: path, size: size, preallocation: rawPreallocation)
+        case .qcow2:
+            var q = qcow2
+            q.size = alignUp(size, 512)
+            try Qcow2Image.create(path: path, options: q)
+        }
+    }
+}
+
+/// A format name from -f / -O, with qemu-img's message for an unknown one.
+func formatName(_ name: String) throws -> ImageFormatName {
+    guard let kind = ImageFormatName(rawValue: name) else { throw CLIError("Unknown file format '\(name)'") }
+    return kind
+}
