@@ -66,12 +66,23 @@ struct CreateOptionSet {
         switch kind {
         case .raw:
             try RawImage.create(path: path, size: size, preallocation: rawPreallocation)
+            try allocateFirstBlock(path: path, size: size)
         case .qcow2:
             var q = qcow2
             q.size = alignUp(size, 512)
             try Qcow2Image.create(path: path, options: q)
         }
     }
+}
+
+/// QEMU's file driver writes the first 4 KiB of a new raw file (so block-size probing
+/// works on it later); qemu-img's output always shows that block as data, and so does ours.
+private func allocateFirstBlock(path: String, size: UInt64) throws {
+    let n = Int(min(size, 4096))
+    guard n > 0 else { return }
+    let image = try RawImage.open(path: path, writable: true, forceShare: false)
+    try image.write([UInt8](repeating: 0, count: n), at: 0)
+    try image.close()
 }
 
 /// A format name from -f / -O, with qemu-img's message for an unknown one.
