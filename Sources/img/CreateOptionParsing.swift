@@ -27,15 +27,15 @@ struct CreateOptionSet {
             switch value {
             case "0.10", "v2": qcow2.version = 2
             case "1.1", "v3": qcow2.version = 3
-            default: throw CLIError("\(filename): Parameter 'version' does not accept value '\(value)'")
+            default: throw fail(filename, "Parameter 'version' does not accept value '\(value)'")
             }
         case (.qcow2, "cluster_size"):
             guard let v = SizeParser.parse(value), v <= Int.max else {
-                throw CLIError("\(filename): Parameter 'cluster-size' expects a size")
+                throw fail(filename, "Parameter 'cluster-size' expects a size")
             }
             qcow2.clusterSize = Int(v)
         case (.qcow2, "refcount_bits"):
-            guard let v = Int(value) else { throw CLIError("\(filename): Parameter 'refcount-bits' expects a number") }
+            guard let v = Int(value) else { throw fail(filename, "Parameter 'refcount-bits' expects a number") }
             qcow2.refcountBits = v
         case (.qcow2, "lazy_refcounts"): qcow2.lazyRefcounts = try parseBool(value, key: "lazy-refcounts")
         case (.qcow2, "extended_l2"): qcow2.extendedL2 = try parseBool(value, key: "extended-l2")
@@ -43,21 +43,21 @@ struct CreateOptionSet {
             switch value {
             case "zlib": qcow2.compressionType = .zlib
             case "zstd": qcow2.compressionType = .zstd
-            default: throw CLIError("\(filename): Parameter 'compression-type' does not accept value '\(value)'")
+            default: throw fail(filename, "Parameter 'compression-type' does not accept value '\(value)'")
             }
         case (.qcow2, "preallocation"):
             guard let p = Qcow2CreateOptions.Preallocation(rawValue: value) else {
-                throw CLIError("\(filename): Parameter 'preallocation' does not accept value '\(value)'")
+                throw fail(filename, "Parameter 'preallocation' does not accept value '\(value)'")
             }
             qcow2.preallocation = p
         case (.raw, "preallocation"):
             guard let p = RawImage.Preallocation(rawValue: value) else {
-                throw CLIError("\(filename): Parameter 'preallocation' does not accept value '\(value)'")
+                throw fail(filename, "Parameter 'preallocation' does not accept value '\(value)'")
             }
             rawPreallocation = p
         case (.qcow2, "backing_file"): qcow2.backingFile = value
         case (.qcow2, "backing_fmt"): qcow2.backingFormat = value
-        default: throw CLIError("\(filename): Invalid parameter '\(key)'")
+        default: throw fail(filename, "Invalid parameter '\(key)'")
         }
     }
 
@@ -83,6 +83,11 @@ private func allocateFirstBlock(path: String, size: UInt64) throws {
     let image = try RawImage.open(path: path, writable: true, forceShare: false)
     try image.write([UInt8](repeating: 0, count: n), at: 0)
     try image.close()
+}
+
+/// An option error, prefixed with the image name when there is one.
+private func fail(_ filename: String, _ message: String) -> CLIError {
+    CLIError(filename.isEmpty ? message : "\(filename): \(message)")
 }
 
 /// A format name from -f / -O, with qemu-img's message for an unknown one.
