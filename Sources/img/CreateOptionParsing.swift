@@ -61,11 +61,12 @@ struct CreateOptionSet {
         }
     }
 
-    /// Creates the image at `path` with `size` virtual bytes (qcow2 rounds up to 512).
+    /// Creates the image at `path` with `size` virtual bytes, rounded up to 512 as qemu-img does.
     func create(path: String, size: UInt64) throws {
         switch kind {
         case .raw:
-            try RawImage.create(path: path, size: size, preallocation: rawPreallocation)
+            // qemu-img creates raw images in whole sectors too.
+            try RawImage.create(path: path, size: alignUp(size, 512), preallocation: rawPreallocation)
             try allocateFirstBlock(path: path, size: size)
         case .qcow2:
             var q = qcow2
