@@ -42,7 +42,7 @@ struct Dd: ParsableCommand {
                 o.blockSize = v
             case "count": o.count = try SizeParser.require(value, what: "count")
             case "skip": o.skip = try SizeParser.require(value, what: "skip")
-            default: throw CLIError("unrecognized operand \(operand)")
+            default: throw CLIError("unrecognized operand \(key)")
             }
         }
         return o
