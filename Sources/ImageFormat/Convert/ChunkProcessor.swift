@@ -12,18 +12,21 @@ final class ChunkProcessor {
     let backing: BlockDevice?
     let settings: ConvertSettings
     let unitSize: Int
-    let compression: Qcow2Feature.CompressionType?
+    let compressor: ClusterCompressor?
     /// Compression unit (the target's cluster size) when compressing.
     let clusterSize: Int
+    /// Chunk buffers, shared with the writer that gives them back.
+    let pool: BufferPool
 
     init(source: BlockDevice, backing: BlockDevice?, settings: ConvertSettings, unitSize: Int,
-         compression: Qcow2Feature.CompressionType?, clusterSize: Int) {
+         compression: Qcow2Feature.CompressionType?, clusterSize: Int, pool: BufferPool) {
         self.source = source
         self.backing = backing
         self.settings = settings
         self.unitSize = unitSize
-        self.compression = compression
+        self.compressor = compression.map { ClusterCompressor(type: $0) }
         self.clusterSize = clusterSize
+        self.pool = pool
     }
 
     func process(_ job: ConvertJob) throws -> ConvertChunk {
@@ -36,25 +39,30 @@ final class ChunkProcessor {
     }
 
     private func processData(start: UInt64, length: Int, extents: [Extent]) throws -> ConvertChunk {
-        let unit = compression != nil ? clusterSize : unitSize
+        let unit = compressor != nil ? clusterSize : unitSize
         let padded = (length + unit - 1) / unit * unit
         var chunk = ConvertChunk(start: start, length: UInt64(length))
         chunk.unitSize = unit
-        chunk.bytes = [UInt8](repeating: 0, count: padded)
+        var bytes = pool.take(count: padded)
+        var warnings: [String] = []
         let sectors = (length + ZeroDetection.sector - 1) / ZeroDetection.sector
         var known = [Bool](repeating: false, count: sectors)
-        try chunk.bytes.withUnsafeMutableBytes { buf in
+        try bytes.withUnsafeMutableBytes { buf in
+            // A pooled buffer holds old data: every byte not read is cleared.
+            UnsafeMutableRawBufferPointer(rebasing: buf[length..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
             for e in extents {
                 let from = Int(e.start - start), to = from + Int(e.length)
+                let dst = UnsafeMutableRawBufferPointer(rebasing: buf[from..<to])
                 if e.zero && !e.data {
                     markKnown(&known, from, to, length: length)
+                    dst.initializeMemory(as: UInt8.self, repeating: 0)
                     continue
                 }
-                let dst = UnsafeMutableRawBufferPointer(rebasing: buf[from..<to])
-                chunk.warnings += try readSalvaging(source, into: dst, at: e.start)
+                warnings += try readSalvaging(source, into: dst, at: e.start)
             }
         }
-        let zeroSectors = chunk.bytes.withUnsafeBytes {
+        chunk.warnings = warnings
+        let zeroSectors = bytes.withUnsafeBytes {
             ZeroDetection.zeroSectors(UnsafeRawBufferPointer(rebasing: $0[0..<length]), known: known,
                                       minRun: settings.sparseSize)
         }
@@ -64,26 +72,29 @@ final class ChunkProcessor {
             try readBacking(backing, into: &backingBytes, at: start, length: length)
         }
         let units = padded / unit
-        chunk.actions.reserveCapacity(units)
-        try chunk.bytes.withUnsafeBytes { buf in
+        var actions: [UnitAction] = []
+        actions.reserveCapacity(units)
+        bytes.withUnsafeBytes { buf in
             for u in 0..<units {
                 let lo = u * unit, hi = min(lo + unit, length)
-                let bytes = UnsafeRawBufferPointer(rebasing: buf[lo..<(lo + unit)])
-                let zero = unitIsZero(zeroSectors, known: known, lo, hi, bytes)
+                let unitBytes = UnsafeRawBufferPointer(rebasing: buf[lo..<(lo + unit)])
+                let zero = unitIsZero(zeroSectors, lo, hi, unitBytes)
                 if !backingBytes.isEmpty {
                     let same = backingBytes.withUnsafeBytes { b in
                         zero ? ZeroDetection.isZero(UnsafeRawBufferPointer(rebasing: b[lo..<hi]))
-                             : memcmp(b.baseAddress! + lo, bytes.baseAddress!, hi - lo) == 0
+                             : memcmp(b.baseAddress! + lo, unitBytes.baseAddress!, hi - lo) == 0
                     }
-                    if same { chunk.actions.append(.skip); continue }
-                    if zero { chunk.actions.append(.zero); continue }
+                    if same { actions.append(.skip); continue }
+                    if zero { actions.append(.zero); continue }
                 } else if zero {
-                    chunk.actions.append(settings.targetReadsZero ? .skip : .zero)
+                    actions.append(settings.targetReadsZero ? .skip : .zero)
                     continue
                 }
-                chunk.actions.append(try compressIfAsked(bytes))
+                actions.append(compressIfAsked(unitBytes))
             }
         }
+        chunk.actions = actions
+        chunk.bytes = bytes
         return chunk
     }
 
@@ -97,19 +108,18 @@ final class ChunkProcessor {
 
     /// Whether unit [lo, hi) reads zero in the output. Compressed output skips any all-zero
     /// cluster (as qemu-img does); otherwise sectors decide, with -S's minimum run length.
-    private func unitIsZero(_ zeroSectors: [Bool], known: [Bool], _ lo: Int, _ hi: Int,
-                            _ bytes: UnsafeRawBufferPointer) -> Bool {
+    private func unitIsZero(_ zeroSectors: [Bool], _ lo: Int, _ hi: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard settings.sparseSize > 0 else { return false }
-        if compression != nil { return ZeroDetection.isZero(bytes) }
+        if compressor != nil { return ZeroDetection.isZero(bytes) }
         let first = lo / ZeroDetection.sector, last = (hi + ZeroDetection.sector - 1) / ZeroDetection.sector
         for i in first..<last where !zeroSectors[i] { return false }
         return true
     }
 
-    private func compressIfAsked(_ cluster: UnsafeRawBufferPointer) throws -> UnitAction {
-        guard let compression else { return .data }
+    private func compressIfAsked(_ cluster: UnsafeRawBufferPointer) -> UnitAction {
+        guard let compressor else { return .data }
         // Stored uncompressed when compression does not make it shorter than a cluster.
-        guard let out = ClusterCompression.compress(cluster, type: compression, limit: clusterSize - 1) else {
+        guard let out = compressor.compress(cluster, limit: clusterSize - 1) else {
             return .data
         }
         return .compressed(out)

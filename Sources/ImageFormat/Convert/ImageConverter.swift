@@ -45,19 +45,22 @@ public final class ImageConverter {
         defer { try? writerBacking?.close() }
         let writer = ConvertWriter(target: target, backing: writerBacking, settings: settings, total: total)
         let openSource = self.openSource, openBacking = self.openBacking
+        let pool = BufferPool()
         var done: UInt64 = 0
         progress(0, total)
         try OrderedPipeline<ConvertJob, ConvertChunk>().run(
             workers: settings.workers, window: 2 * settings.workers + 2,
             makeWorker: {
                 let processor = ChunkProcessor(source: try openSource(), backing: try openBacking?(), settings: settings,
-                                               unitSize: unitSize, compression: compression, clusterSize: clusterSize)
+                                               unitSize: unitSize, compression: compression, clusterSize: clusterSize,
+                                               pool: pool)
                 return { try processor.process($0) }
             },
             next: { try planner.next() },
             consume: { chunk in
                 for w in chunk.warnings { warning(w) }
                 try writer.apply(chunk)
+                pool.give(chunk.bytes)
                 done += chunk.length
                 progress(done, total)
             },
