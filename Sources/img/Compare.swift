@@ -62,7 +62,7 @@ struct Compare: ParsableCommand {
         let size1 = a.virtualSize, size2 = b.virtualSize
         let common = min(size1, size2), total = max(size1, size2)
         if strict && size1 != size2 { throw Failure(code: 1, message: "Strict mode: Image size mismatch!") }
-        let ca = BlockStatusCursor(a), cb = BlockStatusCursor(b)
+        let ca = try cursor(a, filename1), cb = try cursor(b, filename2)
         var offset: UInt64 = 0
         while offset < common {
             let s1 = try status(ca, offset, end: size1, name: filename1)
@@ -87,9 +87,9 @@ struct Compare: ParsableCommand {
         guard size1 != size2 else { return }
         say("Warning: Image size mismatch!")
         let (over, name) = size1 > size2 ? (a, filename1) : (b, filename2)
-        let cursor = BlockStatusCursor(over)
+        let overCursor = try cursor(over, name)
         while offset < total {
-            let s = try status(cursor, offset, end: total, name: name)
+            let s = try status(overCursor, offset, end: total, name: name)
             var chunk = s.length
             if s.present && !(s.zero && !s.data) {
                 chunk = min(chunk, Compare.bufferSize)
@@ -97,6 +97,12 @@ struct Compare: ParsableCommand {
             }
             offset += chunk
             bar.update(done: offset, total: total)
+        }
+    }
+
+    private func cursor(_ dev: BlockDevice, _ name: String) throws -> BlockStatusCursor {
+        do { return try BlockStatusCursor(dev) } catch {
+            throw Failure(code: 3, message: "Sector allocation test failed for \(name)")
         }
     }
 

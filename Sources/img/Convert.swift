@@ -85,16 +85,7 @@ struct Convert: ParsableCommand {
     private func openSources(forceShare share: Bool) throws -> BlockDevice {
         if snapshot != nil && sources.count > 1 { throw CLIError("No support for concatenating multiple snapshot") }
         let devices = try sources.map { try openImage(path: $0, format: format, writable: false, forceShare: share) }
-        if let snapshot {
-            guard let q = devices[0] as? Qcow2Image else {
-                throw CLIError("Failed to load snapshot: format '\(devices[0].formatName)' of '\(sources[0])' "
-                    + "has no internal snapshots")
-            }
-            guard let s = q.findSnapshot(snapshot) else {
-                throw CLIError("Failed to load snapshot: Can't find snapshot '\(snapshot)' in '\(sources[0])'")
-            }
-            try q.viewSnapshot(s)
-        }
+        if let snapshot { try loadSnapshot(snapshot, of: devices[0], path: sources[0]) }
         return devices.count == 1 ? devices[0] : try ConcatenatedDevice(devices)
     }
 
@@ -164,9 +155,7 @@ struct Convert: ParsableCommand {
     /// A worker's own read-only handle of the sources (never locks: the main handle holds them).
     static func reopen(paths: [String], format: String?, snapshot: String?) throws -> BlockDevice {
         let devices = try paths.map { try openImage(path: $0, format: format, writable: false, forceShare: true) }
-        if let snapshot, let q = devices.first as? Qcow2Image, let s = q.findSnapshot(snapshot) {
-            try q.viewSnapshot(s)
-        }
+        if let snapshot { try loadSnapshot(snapshot, of: devices[0], path: paths[0]) }
         return devices.count == 1 ? devices[0] : try ConcatenatedDevice(devices)
     }
 }

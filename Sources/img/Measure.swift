@@ -37,12 +37,7 @@ struct Measure: ParsableCommand {
         if let filename {
             let device = try openImage(path: filename, format: format, writable: false, forceShare: forceShare)
             source = device
-            if let snapshot {
-                guard let q = device as? Qcow2Image, let s = q.findSnapshot(snapshot) else {
-                    throw CLIError("Failed to load snapshot: Can't find snapshot '\(snapshot)' in '\(filename)'")
-                }
-                try q.viewSnapshot(s)
-            }
+            if let snapshot { try loadSnapshot(snapshot, of: device, path: filename) }
         }
         let givenSize = try size.map { try SizeParser.require($0) } ?? create.size ?? 0
         let virtualSize = source?.virtualSize ?? givenSize

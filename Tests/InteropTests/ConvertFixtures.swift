@@ -64,3 +64,24 @@ enum ConvertFixtures {
             .replacingOccurrences(of: #", "compressed": (true|false)"#, with: "", options: .regularExpression)
     }
 }
+
+/// Assertions shared by the convert, compare, measure and dd tests.
+enum Agreement {
+    /// img and qemu-img give the same exit status and standard output for `command args`.
+    static func sameAsQemuImg(_ command: String, _ args: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let q = try Tool.run("qemu-img", [command] + args)
+        let m = try Tool.img([command] + args)
+        XCTAssertEqual(m.status, q.status, "\(command) \(args): img \(m.stdout + m.stderr), qemu-img \(q.stdout + q.stderr)",
+                       file: file, line: line)
+        XCTAssertEqual(m.stdout, q.stdout, "\(command) \(args)", file: file, line: line)
+    }
+
+    /// img fails with status 1 and a message containing `message`.
+    @discardableResult
+    static func imgFails(_ args: [String], saying message: String, file: StaticString = #filePath, line: UInt = #line) throws -> Tool.Result {
+        let r = try Tool.img(args)
+        XCTAssertEqual(r.status, 1, "img \(args)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(message), "img \(args): \(r.stderr)", file: file, line: line)
+        return r
+    }
+}

@@ -35,9 +35,7 @@ final class ConvertTests: XCTestCase {
             try Tool.must("qemu-img", ["compare", "-q", mine, theirs])
             try Tool.must("qemu-img", ["compare", "-q", mine, dir.file("plain.qcow2")])
         }
-        let r = try Tool.img(["convert", "-l", "nosuch", snap, dir.file("x.img")])
-        XCTAssertEqual(r.status, 1)
-        XCTAssertTrue(r.stderr.contains("nosuch"), r.stderr)
+        try Agreement.imgFails(["convert", "-l", "nosuch", snap, dir.file("x.img")], saying: "nosuch")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.file("x.img")))
     }
 

@@ -4,6 +4,7 @@
 /// The cut depends only on the source and the settings, never on timing.
 final class ConvertPlanner {
     private let source: BlockDevice
+    private let status: QemuBlockStatus
     private let chunk: UInt64
     private let detectZeros: Bool
     private var pos: UInt64 = 0
@@ -13,8 +14,9 @@ final class ConvertPlanner {
     /// Block status is asked for in steps of this many bytes (a multiple of the chunk).
     private let statusStep: UInt64 = 1 << 30
 
-    init(source: BlockDevice, settings: ConvertSettings) {
+    init(source: BlockDevice, settings: ConvertSettings) throws {
         self.source = source
+        status = try QemuBlockStatus(source)
         chunk = UInt64(settings.chunkSize)
         detectZeros = settings.sparseSize > 0
     }
@@ -25,7 +27,7 @@ final class ConvertPlanner {
         guard pos < total else { return nil }
         if pos >= windowEnd {
             windowEnd = min(total, pos + statusStep)
-            window = try source.blockStatus(at: pos, length: windowEnd - pos)
+            window = try status.extents(at: pos, length: windowEnd - pos)
             index = 0
         }
         while index < window.count && window[index].start + window[index].length <= pos { index += 1 }

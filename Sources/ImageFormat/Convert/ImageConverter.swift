@@ -40,7 +40,7 @@ public final class ImageConverter {
         settings.chunkSize = max(settings.chunkSize, clusterSize)
         let compression = settings.compress ? qcow2?.compressionType : nil
         let total = source.virtualSize
-        let planner = ConvertPlanner(source: source, settings: settings)
+        let planner = try ConvertPlanner(source: source, settings: settings)
         let writerBacking = try openBacking?()
         defer { try? writerBacking?.close() }
         let writer = ConvertWriter(target: target, backing: writerBacking, settings: settings, total: total)

@@ -36,16 +36,18 @@ public enum SizeEstimate {
     }
 
     /// Bytes of data clusters a qcow2 copy of `source` needs: every cluster the source has
-    /// data in (through its backing chain); zero and unallocated ranges need none.
+    /// data in (through its backing chain); zero and unallocated ranges need none. Like
+    /// QEMU, holes of the host file count as zero on an image that looks preallocated.
     public static func qcow2DataBytes(source: BlockDevice, clusterSize: Int) throws -> UInt64 {
         let cs = UInt64(clusterSize)
         let size = source.virtualSize
         var required: UInt64 = 0
         var offset: UInt64 = 0
         let step: UInt64 = 1 << 30
+        let view = try QemuBlockStatus(source)
         while offset < size {
             let windowEnd = min(size, offset + step)
-            for e in try source.blockStatus(at: offset, length: windowEnd - offset) {
+            for e in try view.extents(at: offset, length: windowEnd - offset) {
                 let end = e.start + e.length
                 if end <= offset { continue }
                 let start = max(e.start, offset)
