@@ -1,25 +1,27 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Finding zero bytes in data the source calls allocated, the way qemu-img convert does
 /// for sparse output: the buffer is looked at in 512-byte sectors, and a run of zero
 /// sectors only counts when it is at least the sparse size (-S) long.
 enum ZeroDetection {
     static let sector = 512
 
-    /// True when every byte is zero. Word-sized loads; stops at the first non-zero word.
+    /// A page of zeros to compare against: the C library's memcmp is vectorized, which
+    /// beats a Swift loop by a wide margin on the gigabytes a conversion scans.
+    private static let zeroPage = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 64)
+        .initializeMemory(as: UInt8.self, repeating: 0, count: 4096))
+
+    /// True when every byte is zero.
     static func isZero(_ buf: UnsafeRawBufferPointer) -> Bool {
-        guard let base = buf.baseAddress else { return true }
-        let n = buf.count
-        var i = 0
-        if Int(bitPattern: base) & 7 == 0 {
-            while i + 32 <= n {
-                let a = base.load(fromByteOffset: i, as: UInt64.self) | base.load(fromByteOffset: i + 8, as: UInt64.self)
-                    | base.load(fromByteOffset: i + 16, as: UInt64.self) | base.load(fromByteOffset: i + 24, as: UInt64.self)
-                if a != 0 { return false }
-                i += 32
-            }
-        }
-        while i < n {
-            if base.load(fromByteOffset: i, as: UInt8.self) != 0 { return false }
-            i += 1
+        guard var p = buf.baseAddress else { return true }
+        var n = buf.count
+        while n > 0 {
+            let k = min(n, 4096)
+            if memcmp(p, zeroPage, k) != 0 { return false }
+            p += k
+            n -= k
         }
         return true
     }
