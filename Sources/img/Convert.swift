@@ -109,6 +109,7 @@ struct Convert: ParsableCommand {
         defer { interrupts.restore() }
         var created = false
         var targetDevice: BlockDevice?
+        try refuseOverwritingInput(source)
         do {
             if !noCreate {
                 try create.create(path: target, size: source.virtualSize)
@@ -149,6 +150,19 @@ struct Convert: ParsableCommand {
             }
             if let e = error as? ImageError { throw CLIError("\(target): error while converting: \(e.description)") }
             throw error
+        }
+    }
+
+    /// Creating the target truncates it: it must not be a source or a file a source reads
+    /// through its backing chain.
+    private func refuseOverwritingInput(_ source: BlockDevice) throws {
+        guard !noCreate else { return }
+        var layers = (source as? ConcatenatedDevice)?.members ?? [source]
+        while let layer = layers.popLast() {
+            if sameFile(layer.filename, target) {
+                throw CLIError("'\(target)' is also read by the conversion ('\(layer.filename)'); refusing to overwrite it")
+            }
+            if let q = layer as? Qcow2Image, let b = q.backing { layers.append(b) }
         }
     }
 

@@ -51,6 +51,7 @@ struct Dd: ParsableCommand {
     private func copy(_ o: Operands) throws {
         guard let input = o.input, let output = o.output else { throw CLIError("Must specify both input and output files") }
         let kind = try formatName(outputFormat)
+        if sameFile(input, output) { throw CLIError("'\(output)' is also the input; refusing to overwrite it") }
         let source = try openImage(path: input, format: format, writable: false, forceShare: forceShare)
         defer { try? source.close() }
         var end = source.virtualSize

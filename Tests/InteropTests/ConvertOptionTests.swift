@@ -136,6 +136,18 @@ final class ConvertOptionTests: XCTestCase {
         }
     }
 
+    func testTargetThatIsAnInputIsRefused() throws {
+        try Tool.requireQemu()
+        let dir = try TempDir()
+        let sources = try ConvertFixtures.make(in: dir)
+        let overlay = sources.first { $0.name == "backing-chain" }!.path, base = dir.file("plain.qcow2")
+        for target in [overlay, base] {
+            let before = fileBytes(target)
+            try Agreement.imgFails(["convert", "-O", "qcow2", overlay, target], saying: "refusing to overwrite")
+            XCTAssertEqual(fileBytes(target), before)
+        }
+    }
+
     func testProgressGoesToStderr() throws {
         try Tool.requireQemu()
         let dir = try TempDir()
