@@ -19,7 +19,16 @@ final class OrderedPipeline<Job, Output> {
              next: () throws -> Job?,
              consume: (Output) throws -> Void,
              interrupted: () -> Error?) throws {
-        for _ in 0..<max(1, workers) { startWorker(makeWorker) }
+        if workers <= 1 {
+            // One worker: no threads and no hand-offs, the caller does everything in turn.
+            let work = try makeWorker()
+            while let job = try next() {
+                try consume(try work(job))
+                if let error = interrupted() { throw error }
+            }
+            return
+        }
+        for _ in 0..<workers { startWorker(makeWorker) }
         defer { stopWorkers() }
         var produced = 0, consumed = 0, exhausted = false
         while true {
