@@ -3,14 +3,20 @@ import CZstd
 
 /// Per-thread cluster compression with the contexts kept between clusters: creating a
 /// zstd context (about a megabyte) or a deflate state for every 64 KiB cluster costs
-/// more than compressing it. The bytes are the same as `ClusterCompression.compress`
-/// makes (deflateReset keeps every parameter; a zstd context gives the one-shot frame).
+/// more than compressing it. zstd gives the bytes `ClusterCompression.compress` gives.
+/// zlib keeps the format QEMU reads (raw deflate, 4 KiB window, level 6) but searches
+/// matches less hard (`matchSearch`): on a tar of system libraries that is about 15%
+/// faster for 0.2% more output, while qemu-img's output is the bar (at most 1% larger).
 final class ClusterCompressor {
     let type: Qcow2Feature.CompressionType
     private var stream = z_stream()
     private var zlibReady = false
     private var zstd: OpaquePointer?
     private var output: [UInt8] = []
+
+    /// deflate's match search limits (good/lazy/nice length, chain length): level 6's lazy
+    /// matching with level 5's search depth.
+    static let matchSearch: (good: Int32, lazy: Int32, nice: Int32, chain: Int32) = (8, 16, 32, 32)
 
     init(type: Qcow2Feature.CompressionType) {
         self.type = type
@@ -39,7 +45,10 @@ final class ClusterCompressor {
     }
 
     private func deflateCluster(_ input: UnsafeRawBufferPointer, _ out: UnsafeMutableRawBufferPointer, _ limit: Int) -> Int? {
-        guard zlibReady, deflateReset(&stream) == Z_OK else {
+        // deflateReset restores the level's search limits, so the tuning goes after it.
+        guard zlibReady, deflateReset(&stream) == Z_OK,
+              deflateTune(&stream, Self.matchSearch.good, Self.matchSearch.lazy,
+                          Self.matchSearch.nice, Self.matchSearch.chain) == Z_OK else {
             return ClusterCompression.compress(input, type: .zlib, limit: limit).map { copy($0, out) }
         }
         stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: UInt8.self))
