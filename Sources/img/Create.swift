@@ -47,52 +47,14 @@ struct Create: ParsableCommand {
             }
             sizeValue = v
         }
-        var q = Qcow2CreateOptions()
-        q.backingFile = backingFile
-        q.backingFormat = backingFormat
-        var rawPrealloc = RawImage.Preallocation.off
-        var shown: [String: String] = [:]
-        for (key, value) in try parseKeyValueOptions(options) {
-            shown[key] = value
-            switch (kind, key) {
-            case (_, "size"): sizeValue = try SizeParser.require(value)
-            case (.qcow2, "compat"):
-                switch value {
-                case "0.10", "v2": q.version = 2
-                case "1.1", "v3": q.version = 3
-                default: throw CLIError("\(filename): Parameter 'version' does not accept value '\(value)'")
-                }
-            case (.qcow2, "cluster_size"):
-                guard let v = SizeParser.parse(value), v <= Int.max else {
-                    throw CLIError("\(filename): Parameter 'cluster-size' expects a size")
-                }
-                q.clusterSize = Int(v)
-            case (.qcow2, "refcount_bits"):
-                guard let v = Int(value) else { throw CLIError("\(filename): Parameter 'refcount-bits' expects a number") }
-                q.refcountBits = v
-            case (.qcow2, "lazy_refcounts"): q.lazyRefcounts = try parseBool(value, key: "lazy-refcounts")
-            case (.qcow2, "extended_l2"): q.extendedL2 = try parseBool(value, key: "extended-l2")
-            case (.qcow2, "compression_type"):
-                switch value {
-                case "zlib": q.compressionType = .zlib
-                case "zstd": q.compressionType = .zstd
-                default: throw CLIError("\(filename): Parameter 'compression-type' does not accept value '\(value)'")
-                }
-            case (.qcow2, "preallocation"):
-                guard let p = Qcow2CreateOptions.Preallocation(rawValue: value) else {
-                    throw CLIError("\(filename): Parameter 'preallocation' does not accept value '\(value)'")
-                }
-                q.preallocation = p
-            case (.raw, "preallocation"):
-                guard let p = RawImage.Preallocation(rawValue: value) else {
-                    throw CLIError("\(filename): Parameter 'preallocation' does not accept value '\(value)'")
-                }
-                rawPrealloc = p
-            case (.qcow2, "backing_file"): q.backingFile = value
-            case (.qcow2, "backing_fmt"): q.backingFormat = value
-            default: throw CLIError("\(filename): Invalid parameter '\(key)'")
-            }
-        }
+        let set = try CreateOptionSet(kind: kind, specs: options, filename: filename)
+        var q = set.qcow2
+        // -o backing_file / backing_fmt win over -b / -F.
+        if set.given["backing_file"] == nil { q.backingFile = backingFile }
+        if set.given["backing_fmt"] == nil { q.backingFormat = backingFormat }
+        if let s = set.size { sizeValue = s }
+        let rawPrealloc = set.rawPreallocation
+        let shown = set.given
 
         if kind == .raw {
             guard let sizeValue else { throw CLIError("\(filename): Image creation needs a size parameter") }

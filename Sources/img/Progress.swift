@@ -2,29 +2,53 @@
 import Glibc
 #endif
 
-/// qemu-img's -p progress line: "    (NN.NN/100%)" rewritten in place with \r, a newline at
-/// the end. Prints only when enabled and only when the value moves by at least 1%.
+/// qemu-img's -p progress line, "    (42.00/100%)" rewritten in place with \r and ended with
+/// a newline. Redrawn when the value moves by at least 1% or half a second has passed.
+/// With `showRate` it also shows the throughput so far (convert, compare).
 final class ProgressLine {
     private let enabled: Bool
-    private var last = -1.0
+    private let stream: UnsafeMutablePointer<FILE>
+    private let showRate: Bool
+    private let started = monotonicSeconds()
+    private var lastPercent = -1.0
+    private var lastTime = 0.0
+    private var shown = false
 
-    init(enabled: Bool) {
+    init(enabled: Bool, stream: UnsafeMutablePointer<FILE> = stdout, showRate: Bool = false) {
         self.enabled = enabled
-        show(0)
+        self.stream = stream
+        self.showRate = showRate
+        if !showRate { show(0) }
     }
 
-    func show(_ fraction: Double) {
+    /// Progress as a fraction of the work, 0...1.
+    func show(_ fraction: Double) { draw(percent: min(max(fraction, 0), 1) * 100, bytes: nil) }
+
+    /// Progress in bytes of a known total; the rate is computed from `done`.
+    func update(done: UInt64, total: UInt64) {
+        draw(percent: total == 0 ? 100 : min(Double(done) / Double(total) * 100, 100), bytes: done)
+    }
+
+    private func draw(percent: Double, bytes: UInt64?) {
         guard enabled else { return }
-        let percent = min(max(fraction, 0), 1) * 100
-        guard percent == 0 || percent == 100 || percent - last >= 1 else { return }
-        last = percent
-        fputs(cFormat("    (%.2f/100%%)\r", percent), stdout)
-        fflush(stdout)
+        let now = monotonicSeconds()
+        guard percent == 0 || percent >= 100 || percent - lastPercent >= 1 || now - lastTime >= 0.5 else { return }
+        guard percent != lastPercent else { return }
+        lastPercent = percent
+        lastTime = now
+        var line = cFormat("    (%.2f/100%%)", percent)
+        if showRate, let bytes {
+            line += "  " + ioSize(Double(bytes) / max(now - started, 1e-6)) + "/s    "
+        }
+        fputs(line + "\r", stream)
+        fflush(stream)
+        shown = true
     }
 
     func finish() {
-        guard enabled else { return }
-        if last < 100 { show(1) }
-        fputs("\n", stdout)
+        guard enabled, shown else { return }
+        if lastPercent < 100 && !showRate { show(1) }
+        fputs("\n", stream)
+        fflush(stream)
     }
 }

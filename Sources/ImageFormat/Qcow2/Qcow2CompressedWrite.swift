@@ -23,6 +23,11 @@ extension Qcow2Image {
             try write(data, at: offset)
             return
         }
+        try storeCompressedCluster(compressed, at: offset)
+    }
+
+    /// Points the guest cluster at `offset` at freshly packed compressed bytes.
+    func storeCompressedCluster(_ compressed: [UInt8], at offset: UInt64) throws {
         let (entry, _) = try lookup(offset)
         guard entry & (EntryBits.offsetMask | EntryBits.compressed) == 0 else {
             throw ImageError.invalidArgument("'\(filename)': cannot write a compressed cluster over allocated "

@@ -1,0 +1,51 @@
+/// What a conversion does with zero data, compression and the target's backing file.
+public struct ConvertSettings: Sendable {
+    /// Write clusters compressed with the target's compression type.
+    public var compress = false
+    /// Zero runs at least this long in allocated source data are not written (qemu-img -S);
+    /// 0 writes every byte, allocating the whole target.
+    public var sparseSize = 4096
+    /// Worker threads reading, detecting zeros and compressing (qemu-img -m).
+    public var workers = 8
+    /// The target reads as zero everywhere (freshly created, or --target-is-zero), so
+    /// zero ranges are skipped rather than written.
+    public var targetReadsZero = true
+    /// Turn source read errors into zeros with a warning (--salvage).
+    public var salvage = false
+    /// Guest bytes per pipeline job; a multiple of every allocation unit (cluster <= 2 MiB).
+    public var chunkSize = 2 << 20
+
+    public init() {}
+}
+
+/// What the writer does with one allocation unit of a chunk.
+enum UnitAction: Equatable {
+    /// Nothing: the target already reads right there.
+    case skip
+    /// Make it read as zero.
+    case zero
+    /// Write the chunk's bytes.
+    case data
+    /// Store these compressed bytes.
+    case compressed([UInt8])
+}
+
+/// One piece of work, in guest order.
+enum ConvertJob {
+    /// A range the source reports as zero throughout (any length).
+    case zero(start: UInt64, length: UInt64)
+    /// One chunk with the source's extents for it.
+    case data(start: UInt64, length: Int, extents: [Extent])
+}
+
+/// A processed job, ready for the writer.
+struct ConvertChunk {
+    var start: UInt64
+    var length: UInt64
+    /// The guest bytes (data jobs only), padded with zeros to whole units.
+    var bytes: [UInt8] = []
+    var unitSize = 0
+    var actions: [UnitAction] = []
+    /// Read errors turned into zeros (--salvage), for the user.
+    var warnings: [String] = []
+}
