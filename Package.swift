@@ -24,5 +24,6 @@ let package = Package(
         ]),
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
         .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
+        .testTarget(name: "ReliabilityTests", dependencies: ["ImageFormat"]),
     ]
 )
