@@ -6,7 +6,9 @@ import ImageFormat
 enum SweepMode {
     static var long: Bool { ProcessInfo.processInfo.environment["IMG_CRASH_SWEEP"] == "long" }
     /// Random subsets of the unflushed writes tried at each crash point.
-    static var subsetsPerPoint: Int { long ? 24 : 1 }
+    static var subsetsPerPoint: Int { long ? 32 : 4 }
+    /// Repetitions of the small workloads (at shifted offsets, with new data).
+    static var rounds: Int { long ? 6 : 2 }
     static var seed: UInt64 {
         ProcessInfo.processInfo.environment["IMG_CRASH_SEED"].flatMap { UInt64($0) } ?? 0x1DB1_0C4A_5EED
     }
@@ -69,14 +71,14 @@ struct CrashSweep {
             }
             let window = (lastSync..<p).filter { !events[$0].isSync }
             guard window.count >= 2 else { continue }
-            for _ in 0..<SweepMode.subsetsPerPoint {
+            for mask in subsetMasks(window.count, using: &rng) {
                 var state = durable
                 var chosen: [Int] = []
-                for i in window where Bool.random(using: &rng) {
+                for (bit, i) in window.enumerated() where mask & (1 << UInt64(bit)) != 0 {
                     events[i].apply(to: &state)
                     chosen.append(i)
                 }
-                guard chosen.count < window.count, seen.insert(fingerprint(state)).inserted else { continue }
+                guard seen.insert(fingerprint(state)).inserted else { continue }
                 result.states += 1
                 if let failure = try judge(state, at: p, path: path) {
                     result.failures.append("crash point \(p), persisted unflushed events \(chosen) of \(window): \(failure)")
@@ -85,6 +87,20 @@ struct CrashSweep {
             if result.failures.count >= 5 { break }
         }
         return result
+    }
+
+    /// Which unflushed events persist, as bit masks over the window (never none or all,
+    /// which are prefix states): every subset of a small window, random ones of a large one.
+    func subsetMasks(_ w: Int, using rng: inout SplitMix64) -> [UInt64] {
+        let budget = SweepMode.subsetsPerPoint
+        if w < 63, (UInt64(1) << UInt64(w)) - 2 <= UInt64(budget * 2) {
+            return Array(1..<((UInt64(1) << UInt64(w)) - 1))
+        }
+        return (0..<budget).map { _ in
+            var mask: UInt64 = 0
+            for bit in 0..<min(w, 64) where Bool.random(using: &rng) { mask |= 1 << UInt64(bit) }
+            return mask
+        }
     }
 
     func fingerprint(_ bytes: [UInt8]) -> Int {
@@ -113,20 +129,22 @@ struct CrashSweep {
     }
 
     /// The first guest byte that no allowed state explains. Compared in 512-byte chunks
-    /// against the acknowledged state first, byte by byte only where a chunk differs.
+    /// (a chunk equal to one allowed state is explained), byte by byte only where none is.
     func firstUnexplainedByte(_ guest: [UInt8], _ allowed: [[UInt8]]) -> Int? {
-        let ack = allowed[0]
-        var chunk = 0
-        while chunk < guest.count {
-            let end = min(chunk + 512, guest.count)
-            let same = ack.count >= end && guest.withUnsafeBytes { g in ack.withUnsafeBytes { a in
-                memcmp(g.baseAddress! + chunk, a.baseAddress! + chunk, end - chunk) == 0 } }
-            if !same {
-                for i in chunk..<end where !allowed.contains(where: { i < $0.count && $0[i] == guest[i] }) { return i }
+        guest.withUnsafeBytes { g in
+            var chunk = 0
+            while chunk < guest.count {
+                let end = min(chunk + 512, guest.count)
+                let explained = allowed.contains { state in
+                    state.count >= end && state.withUnsafeBytes { memcmp(g.baseAddress! + chunk, $0.baseAddress! + chunk, end - chunk) == 0 }
+                }
+                if !explained {
+                    for i in chunk..<end where !allowed.contains(where: { i < $0.count && $0[i] == guest[i] }) { return i }
+                }
+                chunk = end
             }
-            chunk = end
+            return nil
         }
-        return nil
     }
 
     /// Keeps a failing state for inspection and says where.

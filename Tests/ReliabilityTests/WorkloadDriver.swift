@@ -32,7 +32,7 @@ final class WorkloadDriver {
     func snapshot() throws -> [UInt8] {
         pauseObserver(true)
         defer { pauseObserver(false) }
-        return try image.read(count: Int(image.virtualSize), at: 0)
+        return try ImageJudge.readAll(image)
     }
 
     /// How an operation may change guest bytes inside its range.

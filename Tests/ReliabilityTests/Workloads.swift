@@ -22,53 +22,63 @@ enum Workloads {
     }, run: l2BoundaryOps)
 
     static func l2BoundaryOps(_ d: WorkloadDriver) throws {
-        try d.write(tag: 1, at: 30 << 10, count: 3 << 10)
-        try d.flush()
-        try d.write(tag: 2, at: (60 << 10) + 100, count: 40 << 10)
-        try d.write(tag: 3, at: 128 << 10, count: 512)
-        try d.flush()
-        try d.write(tag: 4, at: 31 << 10, count: 1000)
-        try d.write(tag: 5, at: (200 << 10) - 7, count: 33 << 10)
-        try d.flush()
+        for r in 0..<SweepMode.rounds {
+            let t = UInt8(r * 16), shift = r * 1536
+            try d.write(tag: t + 1, at: (30 << 10) + shift, count: 3 << 10)
+            try d.flush()
+            try d.write(tag: t + 2, at: (60 << 10) + 100 + shift, count: 40 << 10)
+            try d.write(tag: t + 3, at: (128 << 10) + shift, count: 512)
+            try d.flush()
+            try d.write(tag: t + 4, at: (31 << 10) + shift, count: 1000)
+            try d.write(tag: t + 5, at: (200 << 10) - 7 - shift, count: 33 << 10)
+            try d.flush()
+        }
     }
 
     /// Partial-cluster writes over a raw backing file: the rest of each cluster is copied up.
     static let backingCopyOnWrite = Workload(name: "backing-copy-on-write", prepare: { dir in
         let base = dir.file("base.raw"), path = dir.file("start.qcow2")
-        try ImageMaker.rawBacking(base, size: 192 << 10, tag: 0xB0)
-        try ImageMaker.qcow2(path, size: 192 << 10, clusterSize: 4096) {
+        try ImageMaker.rawBacking(base, size: 384 << 10, tag: 0xB0)
+        try ImageMaker.qcow2(path, size: 384 << 10, clusterSize: 4096) {
             $0.backingFile = base; $0.backingFormat = "raw"
         }
         return path
     }, run: { d in
-        try d.write(tag: 1, at: 5000, count: 100)
-        try d.flush()
-        try d.write(tag: 2, at: 8190, count: 20)
-        try d.write(tag: 3, at: 20000, count: 3000)
-        try d.flush()
-        try d.write(tag: 4, at: 5100, count: 50)
-        try d.write(tag: 5, at: 40000, count: 4106)
-        try d.discard(at: 20480, count: 4096)
-        try d.flush()
+        for r in 0..<SweepMode.rounds {
+            let t = UInt8(r * 16), shift = r * 48 << 10
+            try d.write(tag: t + 1, at: 5000 + shift, count: 100)
+            try d.flush()
+            try d.write(tag: t + 2, at: 8190 + shift, count: 20)
+            try d.write(tag: t + 3, at: 20000 + shift, count: 3000)
+            try d.flush()
+            try d.write(tag: t + 4, at: 5100 + shift, count: 50)
+            try d.write(tag: t + 5, at: 40000 + shift, count: 4106)
+            try d.discard(at: 20480 + shift, count: 4096)
+            try d.flush()
+        }
     })
 
     /// The same over extended L2 entries (16 KiB clusters of 512 B subclusters).
     static let backingExtendedL2 = Workload(name: "backing-extended-l2", prepare: { dir in
         let base = dir.file("base.raw"), path = dir.file("start.qcow2")
-        try ImageMaker.rawBacking(base, size: 256 << 10, tag: 0xB1)
-        try ImageMaker.qcow2(path, size: 256 << 10, clusterSize: 16384) {
+        try ImageMaker.rawBacking(base, size: 768 << 10, tag: 0xB1)
+        try ImageMaker.qcow2(path, size: 768 << 10, clusterSize: 16384) {
             $0.backingFile = base; $0.backingFormat = "raw"; $0.extendedL2 = true
         }
         return path
     }, run: { d in
-        try d.write(tag: 1, at: 5000, count: 100)
-        try d.flush()
-        try d.write(tag: 2, at: 33000, count: 3000)
-        try d.writeZeroes(at: 8192, count: 2048, mayUnmap: false)
-        try d.flush()
-        try d.write(tag: 3, at: 16384 - 300, count: 600)
-        try d.writeZeroes(at: 65536, count: 16384, mayUnmap: true)
-        try d.flush()
+        for r in 0..<SweepMode.rounds {
+            let t = UInt8(r * 16), shift = r * 96 << 10
+            try d.write(tag: t + 1, at: 5000 + shift, count: 100)
+            try d.flush()
+            try d.write(tag: t + 2, at: 33000 + shift, count: 3000)
+            try d.writeZeroes(at: 8192 + shift, count: 2048, mayUnmap: false)
+            try d.flush()
+            try d.write(tag: t + 3, at: 16384 - 300 + shift, count: 600)
+            try d.writeZeroes(at: 65536 + shift, count: 16384, mayUnmap: true)
+            try d.write(tag: t + 4, at: 9000 + shift, count: 300)
+            try d.flush()
+        }
     })
 
     /// Zero writes (unmapping and not, whole and partial clusters) and discards, then
@@ -78,19 +88,22 @@ enum Workloads {
         try ImageMaker.qcow2(path, size: 128 << 10, clusterSize: 1024)
         return path
     }, run: { d in
-        try d.write(tag: 1, at: 0, count: 16 << 10)
-        try d.flush()
-        try d.writeZeroes(at: 1024, count: 2048, mayUnmap: true)
-        try d.writeZeroes(at: 4096, count: 1024, mayUnmap: false)
-        try d.writeZeroes(at: 6000, count: 100, mayUnmap: true)
-        try d.discard(at: 8192, count: 4096)
-        try d.flush()
-        try d.write(tag: 2, at: 20000, count: 4096)
-        try d.write(tag: 4, at: 4096 + 100, count: 200)
-        try d.flush()
-        try d.discard(at: 0, count: 16 << 10)
-        try d.write(tag: 3, at: 1000, count: 2048)
-        try d.flush()
+        for r in 0..<SweepMode.rounds {
+            let t = UInt8(r * 16)
+            try d.write(tag: t + 1, at: 0, count: 16 << 10)
+            try d.flush()
+            try d.writeZeroes(at: 1024, count: 2048, mayUnmap: true)
+            try d.writeZeroes(at: 4096, count: 1024, mayUnmap: false)
+            try d.writeZeroes(at: 6000, count: 100, mayUnmap: true)
+            try d.discard(at: 8192, count: 4096)
+            try d.flush()
+            try d.write(tag: t + 2, at: 20000, count: 4096)
+            try d.write(tag: t + 4, at: 4096 + 100, count: 200)
+            try d.flush()
+            try d.discard(at: 0, count: 16 << 10)
+            try d.write(tag: t + 3, at: 1000, count: 2048)
+            try d.flush()
+        }
     })
 
     /// A version 2 image over a backing file: discarded clusters read the backing file again.
@@ -102,30 +115,36 @@ enum Workloads {
         }
         return path
     }, run: { d in
-        try d.write(tag: 1, at: 1000, count: 6000)
-        try d.flush()
-        try d.discard(at: 1024, count: 2048)
-        try d.writeZeroes(at: 4096, count: 1024, mayUnmap: false)
-        try d.flush()
-        try d.write(tag: 2, at: 2000, count: 700)
-        try d.flush()
+        for r in 0..<SweepMode.rounds {
+            let t = UInt8(r * 16), shift = r * 8 << 10
+            try d.write(tag: t + 1, at: 1000 + shift, count: 6000)
+            try d.flush()
+            try d.discard(at: 1024 + shift, count: 2048)
+            try d.writeZeroes(at: 4096 + shift, count: 1024, mayUnmap: false)
+            try d.flush()
+            try d.write(tag: t + 2, at: 2000 + shift, count: 700)
+            try d.flush()
+        }
     })
 
     /// Compressed clusters packed together, a copy-on-write out of one, a discard of one,
     /// and a compressed rewrite into the freed space.
     static let compressed = Workload(name: "compressed", prepare: { dir in
         let path = dir.file("start.qcow2")
-        try ImageMaker.qcow2(path, size: 64 << 10, clusterSize: 4096)
+        try ImageMaker.qcow2(path, size: 256 << 10, clusterSize: 4096)
         return path
     }, run: { d in
-        for c in 0..<3 { try d.writeCompressed(tag: UInt8(10 + c), cluster: c) }
-        try d.flush()
-        try d.write(tag: 1, at: 4096 + 50, count: 100)
-        try d.discard(at: 8192, count: 4096)
-        try d.flush()
-        try d.writeCompressed(tag: 20, cluster: 2)
-        try d.writeCompressed(tag: 21, cluster: 7)
-        try d.flush()
+        for r in 0..<SweepMode.rounds {
+            let t = UInt8(r * 32), base = r * 8
+            for c in 0..<3 { try d.writeCompressed(tag: t + UInt8(10 + c), cluster: base + c) }
+            try d.flush()
+            try d.write(tag: t + 1, at: (base + 1) * 4096 + 50, count: 100)
+            try d.discard(at: (base + 2) * 4096, count: 4096)
+            try d.flush()
+            try d.writeCompressed(tag: t + 20, cluster: base + 2)
+            try d.writeCompressed(tag: t + 21, cluster: base + 7)
+            try d.flush()
+        }
     })
 
     /// The L1 table outgrows its cluster and moves (512 B clusters: 64 entries map 2 MiB).
