@@ -120,7 +120,7 @@ struct CrashSweep {
         guard allowed.contains(where: { $0.count == guest.count }) else {
             return keep(state, "virtual size \(guest.count) matches no state the workload went through")
         }
-        if let byte = firstUnexplainedByte(guest, allowed) {
+        if let byte = Self.firstUnexplainedByte(guest, allowed) {
             let ops = candidates(at: p).map { $0 == 0 ? "start" : driver.opNames[$0 - 1] }
             return keep(state, "guest byte \(byte) reads 0x\(String(guest[byte], radix: 16)), acknowledged "
                 + "0x\(String(allowed[0].count > byte ? allowed[0][byte] : 0, radix: 16)); allowed states: \(ops)")
@@ -130,7 +130,7 @@ struct CrashSweep {
 
     /// The first guest byte that no allowed state explains. Compared in 512-byte chunks
     /// (a chunk equal to one allowed state is explained), byte by byte only where none is.
-    func firstUnexplainedByte(_ guest: [UInt8], _ allowed: [[UInt8]]) -> Int? {
+    static func firstUnexplainedByte(_ guest: [UInt8], _ allowed: [[UInt8]]) -> Int? {
         guest.withUnsafeBytes { g in
             var chunk = 0
             while chunk < guest.count {

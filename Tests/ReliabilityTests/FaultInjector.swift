@@ -26,6 +26,8 @@ final class FaultInjector: HostFileObserver {
     let plan: FaultPlan?
     private(set) var counts: [FaultKind: Int] = [:]
     private(set) var fired = 0
+    /// The file the injected fault hit (the image or one of its backing files).
+    private(set) var failedPath: String?
     var paused = false
 
     init(plan: FaultPlan?) { self.plan = plan }
@@ -36,6 +38,7 @@ final class FaultInjector: HostFileObserver {
         counts[kind] = n
         guard let plan, plan.kind == kind, n == plan.n || (plan.persistent && n > plan.n) else { return }
         fired += 1
+        failedPath = file.path
         throw ImageError.io(path: file.path, operation: what, errno: plan.errno)
     }
 

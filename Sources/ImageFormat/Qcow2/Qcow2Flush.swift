@@ -17,7 +17,7 @@ extension Qcow2Image {
 
     public func close() throws {
         guard !closed else { return }
-        defer { closed = true }
+        defer { closed = true; ImageLock.release(file) }
         if options.writable && !markedCorrupt {
             try flush()
             if dirtyBitSet {
