@@ -37,12 +37,7 @@ enum Workloads {
 
     /// Partial-cluster writes over a raw backing file: the rest of each cluster is copied up.
     static let backingCopyOnWrite = Workload(name: "backing-copy-on-write", prepare: { dir in
-        let base = dir.file("base.raw"), path = dir.file("start.qcow2")
-        try ImageMaker.rawBacking(base, size: 384 << 10, tag: 0xB0)
-        try ImageMaker.qcow2(path, size: 384 << 10, clusterSize: 4096) {
-            $0.backingFile = base; $0.backingFormat = "raw"
-        }
-        return path
+        try overRawBacking(dir, size: 384 << 10, clusterSize: 4096, tag: 0xB0)
     }, run: { d in
         for r in 0..<SweepMode.rounds {
             let t = UInt8(r * 16), shift = r * 48 << 10
@@ -60,12 +55,7 @@ enum Workloads {
 
     /// The same over extended L2 entries (16 KiB clusters of 512 B subclusters).
     static let backingExtendedL2 = Workload(name: "backing-extended-l2", prepare: { dir in
-        let base = dir.file("base.raw"), path = dir.file("start.qcow2")
-        try ImageMaker.rawBacking(base, size: 768 << 10, tag: 0xB1)
-        try ImageMaker.qcow2(path, size: 768 << 10, clusterSize: 16384) {
-            $0.backingFile = base; $0.backingFormat = "raw"; $0.extendedL2 = true
-        }
-        return path
+        try overRawBacking(dir, size: 768 << 10, clusterSize: 16384, tag: 0xB1) { $0.extendedL2 = true }
     }, run: { d in
         for r in 0..<SweepMode.rounds {
             let t = UInt8(r * 16), shift = r * 96 << 10
@@ -108,12 +98,7 @@ enum Workloads {
 
     /// A version 2 image over a backing file: discarded clusters read the backing file again.
     static let discardsOverBackingV2 = Workload(name: "discards-over-backing-v2", prepare: { dir in
-        let base = dir.file("base.raw"), path = dir.file("start.qcow2")
-        try ImageMaker.rawBacking(base, size: 64 << 10, tag: 0xB2)
-        try ImageMaker.qcow2(path, size: 64 << 10, clusterSize: 512) {
-            $0.version = 2; $0.backingFile = base; $0.backingFormat = "raw"
-        }
-        return path
+        try overRawBacking(dir, size: 64 << 10, clusterSize: 512, tag: 0xB2) { $0.version = 2 }
     }, run: { d in
         for r in 0..<SweepMode.rounds {
             let t = UInt8(r * 16), shift = r * 8 << 10
@@ -167,13 +152,31 @@ enum Workloads {
         after.header.l1TableOffset == before.l1TableOffset ? "the L1 table did not move" : nil
     })
 
+    /// A qcow2 image over a raw backing file full of tagged data.
+    static func overRawBacking(_ dir: ScratchDir, size: Int, clusterSize: Int, tag: UInt8,
+                               configure: (inout Qcow2CreateOptions) -> Void = { _ in }) throws -> String {
+        let base = dir.file("base.raw"), path = dir.file("start.qcow2")
+        try ImageMaker.rawBacking(base, size: size, tag: tag)
+        try ImageMaker.qcow2(path, size: size, clusterSize: clusterSize) {
+            $0.backingFile = base; $0.backingFormat = "raw"
+            configure(&$0)
+        }
+        return path
+    }
+
+    /// A 2.25 MiB image of 512 B clusters whose first `filled` guest bytes hold data, so the
+    /// host file is just short of what its first refcount structures can describe.
+    static func nearlyFull(_ dir: ScratchDir, refcountBits: Int, filled: Int) throws -> String {
+        let path = dir.file("start.qcow2")
+        try ImageMaker.qcow2(path, size: 9 << 18, clusterSize: 512) { $0.refcountBits = refcountBits }
+        try ImageMaker.fill(path, tag: 0xF0, count: filled)
+        return path
+    }
+
     /// 64-bit refcounts at 512 B clusters: one refcount table cluster covers 2 MiB of host
     /// file, so writes past that replace the table (and add blocks on the way).
     static let refcountTableGrowth64 = Workload(name: "refcount-table-growth-64bit", prepare: { dir in
-        let path = dir.file("start.qcow2")
-        try ImageMaker.qcow2(path, size: 9 << 18, clusterSize: 512) { $0.refcountBits = 64 }
-        try ImageMaker.fill(path, tag: 0xF0, count: (15 << 17) - (32 << 10))
-        return path
+        try nearlyFull(dir, refcountBits: 64, filled: (15 << 17) - (32 << 10))
     }, run: { d in
         let base = (15 << 17) - (32 << 10)
         try d.write(tag: 1, at: base, count: 48 << 10)
@@ -189,10 +192,7 @@ enum Workloads {
     /// 1-bit refcounts at 512 B clusters: one refcount block covers 2 MiB, so the writes
     /// create new refcount blocks; discards and rewrites flip bits both ways.
     static let refcountBlocks1Bit = Workload(name: "refcount-blocks-1bit", prepare: { dir in
-        let path = dir.file("start.qcow2")
-        try ImageMaker.qcow2(path, size: 9 << 18, clusterSize: 512) { $0.refcountBits = 1 }
-        try ImageMaker.fill(path, tag: 0xF1, count: (15 << 17) - (16 << 10))
-        return path
+        try nearlyFull(dir, refcountBits: 1, filled: (15 << 17) - (16 << 10))
     }, run: { d in
         let base = (15 << 17) - (16 << 10)
         try d.write(tag: 1, at: base, count: 128 << 10)
