@@ -27,5 +27,6 @@ let package = Package(
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
         .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
         .testTarget(name: "RepairTests", dependencies: ["Repair", "ImageFormat"]),
+        .testTarget(name: "ReliabilityTests", dependencies: ["ImageFormat"]),
     ]
 )

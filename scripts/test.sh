@@ -13,4 +13,7 @@ if [ -n "$summary" ]; then
   failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
   echo "tests: $((total - failed)) passed, $failed failed"
 fi
+# The reliability counts (crash points and states, fault points, bad inputs, locking rows).
+grep -E "^  (crash sweep|fault injection|fuzz replay|total )|^(bad-image corpus|hostile images|locking matrix)" \
+  /tmp/img-test-output.txt | sort -u || true
 exit "$status"

@@ -18,6 +18,8 @@ enum Console {
     static func error(_ message: String) {
         var text = "img: " + message
         if !text.hasSuffix("\n") { text += "\n" }
+        // fputs stops at a NUL; a name read from a hostile file must not cut the message short.
+        text = text.split(separator: "\0", omittingEmptySubsequences: false).joined(separator: "\\0")
         fputs(text, stderr)
     }
 }

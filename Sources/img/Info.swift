@@ -14,7 +14,11 @@ struct Info: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let device = try image.open(filename)
+            // Like qemu-img, plain info does not need (or open) the backing chain.
+            var options = ImageOpenOptions()
+            options.forceShare = image.forceShare
+            options.qcow2.openBacking = backingChain
+            let device = try openImage(path: filename, format: image.format, options: options)
             defer { try? device.close() }
             var layers: [BlockDevice] = [device]
             if backingChain {

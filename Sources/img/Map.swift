@@ -48,6 +48,10 @@ struct Map: ParsableCommand {
                 print("[" + records.joined(separator: ",\n") + "]")
             case .human:
                 print("Offset          Length          Mapped to       File")
+                // qemu-img cannot show compressed clusters in this format and fails the same way.
+                if extents.contains(where: { $0.compressed }) {
+                    throw CLIError("File contains external, encrypted or compressed clusters.")
+                }
                 for e in extents where e.data && e.hostOffset != nil {
                     print(pad(hex(e.start), 16) + pad(hex(e.length), 16) + pad(hex(e.hostOffset!), 16) + (e.hostFile ?? ""))
                 }

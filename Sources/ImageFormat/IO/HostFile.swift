@@ -39,7 +39,9 @@ public final class HostFile {
         switch mode {
         case .readOnly: flags = O_RDONLY | O_CLOEXEC
         case .readWrite: flags = O_RDWR | O_CLOEXEC
-        case .create: flags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC
+        // No O_TRUNC: creators take the image lock first and truncate after, so creating
+        // over an image another process is using fails without destroying it.
+        case .create: flags = O_RDWR | O_CREAT | O_CLOEXEC
         }
         var fd: Int32
         repeat { fd = open(path, flags, 0o644) } while fd < 0 && errno == EINTR

@@ -48,6 +48,15 @@ public struct ImageLock {
         }
     }
 
+    /// Drops every lock byte this descriptor holds (an image's close releases it to
+    /// other processes and to a later open in this one, as QEMU's close does).
+    public static func release(_ file: HostFile) {
+        for bit in 0..<4 {
+            _ = img_ofd_setlk(file.fd, permissionBase + Int64(bit), 2)
+            _ = img_ofd_setlk(file.fd, sharedBase + Int64(bit), 2)
+        }
+    }
+
     private static func conflict(_ file: HostFile, at byte: Int64) throws -> Bool {
         let r = img_ofd_testlk(file.fd, byte, 1)
         if r < 0 { throw ImageError.io(path: file.path, operation: "test lock on", errno: -r) }

@@ -83,6 +83,7 @@ extension Qcow2Image {
 
         let file = try HostFile(path: path, mode: .create)
         try ImageLock.acquire(file, use: ImageLock.writer.use, share: ImageLock.writer.share)
+        try file.truncate(to: 0)
         try file.write(area, at: 0)
         var table = [UInt8](repeating: 0, count: options.clusterSize)
         table.setBE(2 * cs, at: 0)

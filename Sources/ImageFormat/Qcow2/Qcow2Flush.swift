@@ -7,6 +7,7 @@ extension Qcow2Image {
         try flushRefcountsForDependency()
         for slot in l2Cache.dirtySlots() { try writeBackL2(slot) }
         try file.sync()
+        unsyncedPointees = false
         if !pendingFrees.isEmpty {
             try applyPendingFrees()
             try flushRefcountBlocks()

@@ -62,6 +62,9 @@ public final class Qcow2Image: BlockDevice {
     /// the tables that dropped them are on disk (a pointer goes before its refcount drops).
     var pendingFrees: [(offset: UInt64, count: UInt64)] = []
     var dirtyBitSet = false
+    /// Data clusters or new tables were written that a pointer not yet on disk will name;
+    /// they must be synced before that pointer is written (even with lazy refcounts).
+    var unsyncedPointees = false
     var closed = false
     /// Set when an overlap was prevented: no further writes.
     var markedCorrupt = false

@@ -98,7 +98,8 @@ extension Qcow2Image {
         }
         let newOffset = try allocateClusters(1)
         try writeMetadata(contents, at: newOffset, ignoring: [.activeL2])
-        try flushRefcountsForDependency()
+        unsyncedPointees = true
+        try syncBeforePointer()
         try setL1Entry(i, newOffset | EntryBits.copied)
         try contents.withUnsafeBytes { buf in
             try l2Cache.insert(newOffset, contents: buf, writeBack: { slot in try writeBackL2(slot) })
@@ -120,7 +121,7 @@ extension Qcow2Image {
 
     /// Writes a dirty L2 table back. Refcounts of what it references go first.
     func writeBackL2(_ slot: Int) throws {
-        try flushRefcountsForDependency()
+        try syncBeforePointer()
         let offset = l2Cache.key(slot)
         // An active table a snapshot shares is also an inactive one: its COPIED flags are
         // rewritten legitimately. A table only snapshots reference is never written back.

@@ -74,7 +74,10 @@ extension Qcow2Image {
                   off + Int(header.backingFileSize) <= first.count else {
                 throw bad("qcow2 header", 16, "Backing file name too long (\(header.backingFileSize) bytes)")
             }
-            backingName = String(decoding: first[off..<off + Int(header.backingFileSize)], as: UTF8.self)
+            // QEMU reads the name as a C string: an embedded NUL ends it (and an empty name
+            // means no backing file), so a name full of header bytes opens no file.
+            let raw = first[off..<off + Int(header.backingFileSize)]
+            backingName = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             if off >= headerEnd { extLimit = min(extLimit, off) }
         }
         let extensions = headerEnd + 8 <= extLimit

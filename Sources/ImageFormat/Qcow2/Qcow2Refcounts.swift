@@ -133,11 +133,14 @@ extension Qcow2Image {
             }
             try writeMetadata(block, at: place << UInt64(clusterBits), ignoring: [.refcountBlock])
         }
-        try syncUnlessLazy()
-        for (b, place) in zip(indices, places) { try setRefcountTableEntry(b, place << UInt64(clusterBits)) }
+        // A block placed outside its own range is counted by an existing block; that count
+        // reaches the disk before the table links the block.
         for p in places where !indices.contains(Int(p / epb)) {
             try updateRefcounts(first: p, count: 1, delta: 1)
         }
+        try flushRefcountBlocks()
+        try syncUnlessLazy()
+        for (b, place) in zip(indices, places) { try setRefcountTableEntry(b, place << UInt64(clusterBits)) }
     }
 
     /// First run of `n` clusters with refcount zero, and the first free cluster seen on the
@@ -345,6 +348,17 @@ extension Qcow2Image {
     }
 
     func syncUnlessLazy() throws {
-        if !lazyRefcounts { try file.sync() }
+        if !lazyRefcounts { try file.sync(); unsyncedPointees = false }
+    }
+
+    /// Before a pointer to newly written clusters reaches the disk (an L2 entry naming data,
+    /// an L1 entry naming a new L2 table): their refcounts first (unless lazy), and their
+    /// contents first always, so a crash never leaves a pointer to unwritten clusters.
+    func syncBeforePointer() throws {
+        try flushRefcountsForDependency()
+        if unsyncedPointees {
+            try file.sync()
+            unsyncedPointees = false
+        }
     }
 }

@@ -39,6 +39,7 @@ extension Qcow2Image {
         let bytes = UnsafeRawBufferPointer(rebasing: data[0..<(n * clusterSize)])
         try preventOverlap(offset: host, length: UInt64(bytes.count), ignoring: [])
         try file.write(bytes, at: host)
+        unsyncedPointees = true
         slot = try writableL2Slot(l1Index: l1Index)
         for i in 0..<n {
             let old = l2Entry(slot: slot, index: l2Index + i).entry
@@ -127,6 +128,7 @@ extension Qcow2Image {
     func writeData(_ bytes: [UInt8], at host: UInt64) throws {
         try preventOverlap(offset: host, length: UInt64(bytes.count), ignoring: [])
         try file.write(bytes, at: host)
+        unsyncedPointees = true
     }
 
     /// Drops this L2 entry's claim on its host cluster(s), after the entry was replaced.

@@ -25,6 +25,7 @@ public final class RawImage: BlockDevice {
 
     public static func create(path: String, size: UInt64, preallocation: Preallocation = .off) throws {
         let file = try HostFile(path: path, mode: .create)
+        try ImageLock.acquire(file, use: ImageLock.writer.use, share: ImageLock.writer.share)
         try file.truncate(to: 0)
         switch preallocation {
         case .off: break

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Regenerates testdata/fuzz-seeds: small images (mostly 512-byte clusters) made by
+# qemu-img and qemu-io that cover each structure the fuzz targets parse.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=testdata/fuzz-seeds
+rm -f "$dir"/*.qcow2 "$dir"/*.raw
+mk() { local name=$1 size=$2 opts=$3; shift 3
+  qemu-img create -q -f qcow2 -o "$opts" "$dir/$name.qcow2" "$size"
+  for cmd in "$@"; do qemu-io -f qcow2 -c "$cmd" "$dir/$name.qcow2" >/dev/null; done
+}
+mk empty-v3 64K cluster_size=512
+mk empty-v2 64K cluster_size=512,compat=0.10
+mk data 128K cluster_size=512 "write -P 0x11 0 3k" "write -P 0x22 40k 1k"
+mk zeroes-discards 64K cluster_size=512 "write -P 0x33 0 8k" "write -z 1k 2k" "discard 4k 2k"
+mk compressed 64K cluster_size=512 "write -c -P 0x44 0 512" "write -c -P 0x45 512 512"
+mk compressed-zstd 64K cluster_size=512,compression_type=zstd "write -c -P 0x46 0 512"
+mk refcount-1bit 64K cluster_size=512,refcount_bits=1 "write -P 0x55 0 2k"
+mk refcount-64bit 64K cluster_size=512,refcount_bits=64 "write -P 0x56 0 2k"
+mk lazy-dirty 64K cluster_size=512,lazy_refcounts=on "write -P 0x57 0 1k"
+# The backing file is made for the write and removed: the seed only names it.
+head -c 65536 /dev/zero > "$dir/base.raw"
+mk backing-name 64K cluster_size=512,backing_file=base.raw,backing_fmt=raw "write -P 0x58 100 200"
+rm "$dir/base.raw"
+mk extended-l2 64K cluster_size=16k,extended_l2=on "write -P 0x59 1k 1k"
+mk snapshot 64K cluster_size=512 "write -P 0x5a 0 1k"
+qemu-img snapshot -c first "$dir/snapshot.qcow2"
+qemu-io -f qcow2 -c "write -P 0x5b 0 512" "$dir/snapshot.qcow2" >/dev/null
+# Mark lazy-dirty as not cleanly closed (the dirty bit, incompatible feature bit 0).
+printf '\x01' | dd of="$dir/lazy-dirty.qcow2" bs=1 seek=79 conv=notrunc status=none
+head -c 4096 /dev/zero | tr '\0' 'r' > "$dir/plain.raw"
+ls -l "$dir"
