@@ -18,11 +18,14 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "CHost"),
         .target(name: "ImageFormat", dependencies: ["CZlib", "CZstd", "CHost"]),
+        .target(name: "Emulator", dependencies: ["ImageFormat"]),
         .executableTarget(name: "img", dependencies: [
             "ImageFormat",
+            "Emulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
         .testTarget(name: "InteropTests", dependencies: ["ImageFormat"]),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "ImageFormat", "CZlib"]),
     ]
 )
