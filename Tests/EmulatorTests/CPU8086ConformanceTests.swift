@@ -31,6 +31,7 @@ final class CPU8086ConformanceTests: XCTestCase {
             for t in tests {
                 total += 1
                 if let problem = run(cpu, memory, t, mask) {
+                    if ProcessInfo.processInfo.environment["SST_DETAIL"] == name { print("  \(t["name"] ?? "?"): \(problem)") }
                     if firstFailure[name] == nil { firstFailure[name] = "\(t["name"] ?? "?"): \(problem)" }
                 } else {
                     filePassed += 1

@@ -53,8 +53,9 @@ extension CPU {
         let mask = UInt64(maskOf(size))
         let dividend: UInt64 = size == 1 ? UInt64(getReg(Reg.ax, 2))
             : (UInt64(getReg(Reg.dx, size)) << bits) | UInt64(getReg(Reg.ax, size))
-        if v == 0 { divideError(); return }
         var q: UInt64, r: UInt64
+        if model == .i8086 { preDivideFlags8086(dividend, v, size, signed: signed) }
+        if v == 0 { divideError(); return }
         if signed {
             let n: Int64 = size == 4 ? Int64(bitPattern: dividend)
                 : size == 2 ? Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: dividend))) : Int64(Int16(truncatingIfNeeded: dividend))
@@ -78,6 +79,20 @@ extension CPU {
             setReg(Reg.ax, size, UInt32(q))
             setReg(Reg.dx, size, UInt32(r))
         }
+    }
+
+    /// The 8086 microcode starts a division by subtracting the divisor from the high half of
+    /// the (absolute) dividend; when that overflows it traps with those flags, which is what
+    /// the exception pushes.
+    private func preDivideFlags8086(_ dividend: UInt64, _ v: UInt32, _ size: Int, signed: Bool) {
+        let bits = UInt64(size * 8)
+        let mask = UInt64(maskOf(size))
+        var n = dividend, d = UInt64(v)
+        if signed {
+            if (n >> (2 * bits - 1)) & 1 != 0 { n = (0 &- n) & ((mask << bits) | mask) }
+            if d & UInt64(signOf(size)) != 0 { d = (0 &- d) & mask }
+        }
+        _ = sub(UInt32(truncatingIfNeeded: n >> bits), UInt32(truncatingIfNeeded: d), 0, size)
     }
 
     func divideError() {
