@@ -1,0 +1,219 @@
+import Foundation
+import ImageFormat
+
+/// How a run ended.
+public enum RunOutcome: Equatable, Sendable {
+    /// The expected text or pattern appeared (the matching text).
+    case matched(String)
+    case timedOut
+    case budgetExhausted
+    /// Triple fault, unsupported instruction, halt with interrupts off, reset, ...
+    case guestFailed(String)
+    /// The guest wrote to port 0xF4; the value is the exit status (V << 1) | 1.
+    case debugExit(Int32)
+}
+
+public struct MachineOptions: Sendable {
+    public var memoryMiB = 32
+    public var bootFromFloppy = false
+    public var maxInstructions: UInt64? = nil
+    public var timeoutSeconds: Double? = nil
+    public var expect: String? = nil
+    public var expectRegex: String? = nil
+    public init() {}
+}
+
+/// A PC: 386 CPU, memory, the ISA devices and the Swift BIOS, booting one disk.
+public final class Machine {
+    public let memory: Memory
+    public let io = IOBus()
+    public let cpu: CPU
+    public let pic = PIC()
+    public let pit: PIT
+    public let cmos: CMOS
+    public let uart = UART()
+    public let keyboardController: KeyboardController
+    public let systemControl: SystemControlPort
+    public let debugPorts = DebugPorts()
+    public let vga: VGAText
+    public let floppy: Disk?
+    public let hardDisk: Disk?
+    public let bootFromFloppy: Bool
+    let options: MachineOptions
+    private(set) var bios: BIOS!
+
+    /// Serial (COM1), debug console (0xE9/0x402) and BIOS teletype output so far.
+    public private(set) var serialOutput: [UInt8] = []
+    public private(set) var consoleOutput: [UInt8] = []
+    public var onSerialByte: (UInt8) -> Void = { _ in }
+    /// Receives one line per executed instruction when set.
+    public var traceSink: ((String) -> Void)?
+
+    private var outcome: RunOutcome?
+    private var outputChanged = false
+    private var skippedNanoseconds: UInt64 = 0
+    private let expectRegex: NSRegularExpression?
+    /// Virtual time runs at 10 ns per instruction (a 100 MIPS machine).
+    static let nanosecondsPerInstruction: UInt64 = 10
+
+    public init(disk: BlockDevice, options: MachineOptions) throws {
+        self.options = options
+        memory = Memory(size: max(2, options.memoryMiB) << 20)
+        memory.a20Enabled = false
+        cpu = CPU(model: .i386, memory: memory, io: io)
+        cpu.stopOnInvalidOpcode = true
+        pit = PIT(pic: pic)
+        bootFromFloppy = options.bootFromFloppy
+        let d = Disk(device: disk, floppy: options.bootFromFloppy)
+        floppy = options.bootFromFloppy ? d : nil
+        hardDisk = options.bootFromFloppy ? nil : d
+        cmos = CMOS(memoryBytes: memory.size, floppyType: floppy?.floppyType ?? 0)
+        keyboardController = KeyboardController(memory: memory)
+        systemControl = SystemControlPort(memory: memory)
+        vga = VGAText(memory: memory)
+        if let re = options.expectRegex {
+            expectRegex = try NSRegularExpression(pattern: re)
+        } else {
+            expectRegex = nil
+        }
+        wireDevices()
+        bios = BIOS(machine: self)
+        cpu.trapHandler = bios
+    }
+
+    private func wireDevices() {
+        io.attach(pic, ports: [0x20, 0x21, 0xA0, 0xA1])
+        io.attach(pit, ports: [0x40, 0x41, 0x42, 0x43, 0x61])
+        io.attach(cmos, ports: [0x70, 0x71])
+        io.attach(uart, range: 0x3F8...0x3FF)
+        io.attach(keyboardController, ports: [0x60, 0x64])
+        io.attach(systemControl, ports: [0x92])
+        io.attach(debugPorts, ports: [0xE9, 0x402, 0xF4, 0x80])
+        io.attach(vga, range: 0x3B0...0x3DF)
+        uart.output = { [unowned self] b in
+            serialOutput.append(b); outputChanged = true; onSerialByte(b)
+        }
+        debugPorts.onConsoleByte = { [unowned self] _ in outputChanged = true }
+        debugPorts.onExit = { [unowned self] status in
+            if outcome == nil { outcome = .debugExit(status) }
+            cpu.halt(.debugExit(status))
+        }
+        keyboardController.onReset = { [unowned self] in guestFailure("the guest reset the CPU through the keyboard controller") }
+        systemControl.onReset = { [unowned self] in guestFailure("the guest reset the CPU through port 92h") }
+        keyboardController.onKeyboardData = { [unowned self] in pic.raise(1) }
+    }
+
+    /// Stops the run: the guest did something we report as a failure.
+    func guestFailure(_ message: String) {
+        if outcome == nil { outcome = .guestFailed(message) }
+        cpu.halt(.requested)
+    }
+
+    func recordConsole(_ b: UInt8) {
+        consoleOutput.append(b)
+        outputChanged = true
+    }
+
+    func skipTime(nanoseconds: UInt64) { skippedNanoseconds &+= nanoseconds }
+
+    private var virtualNanoseconds: UInt64 {
+        cpu.instructionCount &* Machine.nanosecondsPerInstruction &+ skippedNanoseconds
+    }
+
+    private var pitTick: UInt64 {
+        let ns = virtualNanoseconds
+        return ns / 1_000_000_000 * PIT.hz + (ns % 1_000_000_000) * PIT.hz / 1_000_000_000
+    }
+
+    public func screenText() -> String { vga.screenText() }
+
+    public var debugConsoleOutput: [UInt8] { debugPorts.console }
+
+    /// Runs POST (data area, vectors, boot sector) and then the guest until an outcome.
+    public func run() -> RunOutcome {
+        bios.installROM()
+        bios.fillDataArea()
+        if let problem = bios.loadBootSector(cpu) { return .guestFailed(problem) }
+        return runLoop()
+    }
+
+    private func runLoop() -> RunOutcome {
+        let started = Date()
+        let budget = options.maxInstructions ?? UInt64.max
+        let slice: UInt64 = 4096
+        var slices = 0
+        while true {
+            if let o = outcome { return o }
+            if let s = cpu.stop { return outcome(for: s) }
+            if cpu.flags & F.if != 0 && !cpu.interruptShadow && pic.hasPending, let vector = pic.acknowledge() {
+                cpu.interrupt(vector, software: false)
+            }
+            if cpu.halted {
+                if cpu.flags & F.if == 0 {
+                    return .guestFailed("HLT with interrupts disabled at \(cpu.locationDescription)")
+                }
+                let next = pit.nextEventTick
+                if next == UInt64.max { return .guestFailed("HLT with no interrupt source left at \(cpu.locationDescription)") }
+                let now = pitTick
+                if next > now { skipTime(nanoseconds: (next - now) * 1_000_000_000 / PIT.hz + 1) }
+            } else {
+                let remaining = budget &- cpu.instructionCount
+                if remaining == 0 { return .budgetExhausted }
+                let n = min(slice, remaining)
+                if traceSink != nil { traceSlice(n) } else { runSlice(n) }
+            }
+            cpu.interruptShadow = false
+            pit.advance(to: pitTick)
+            slices += 1
+            if outputChanged || slices & 63 == 0 {
+                outputChanged = false
+                if let m = matchExpected(includeScreen: slices & 63 == 0) { return .matched(m) }
+            }
+            if slices & 255 == 0, let limit = options.timeoutSeconds, Date().timeIntervalSince(started) > limit {
+                if let m = matchExpected(includeScreen: true) { return .matched(m) }
+                return .timedOut
+            }
+        }
+    }
+
+    @inline(__always) private func runSlice(_ n: UInt64) {
+        let cpu = self.cpu
+        var i: UInt64 = 0
+        while i < n {
+            cpu.step()
+            if cpu.stop != nil || cpu.halted { return }
+            i &+= 1
+        }
+    }
+
+    private func outcome(for s: StopReason) -> RunOutcome {
+        if let o = outcome { return o }
+        switch s {
+        case .debugExit(let v): return .debugExit(v)
+        case .tripleFault(let m), .unsupported(let m), .haltedWithInterruptsOff(let m): return .guestFailed(m)
+        case .requested: return .guestFailed("stopped")
+        }
+    }
+
+    /// All text the guest has shown so far, for matching.
+    public func transcript(includeScreen: Bool) -> String {
+        var parts = [String(decoding: serialOutput, as: UTF8.self), String(decoding: debugPorts.console, as: UTF8.self),
+                     String(decoding: consoleOutput, as: UTF8.self)]
+        if includeScreen { parts.append(vga.screenText()) }
+        return parts.joined(separator: "\n")
+    }
+
+    private func matchExpected(includeScreen: Bool) -> String? {
+        if options.expect == nil && expectRegex == nil { return nil }
+        let text = transcript(includeScreen: includeScreen)
+        if let e = options.expect, text.contains(e) { return e }
+        if let re = expectRegex, let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+           let r = Range(m.range, in: text) {
+            return String(text[r])
+        }
+        return nil
+    }
+
+    /// Checks the final state once more (for text that appeared in the last slice).
+    public func finalMatch() -> String? { matchExpected(includeScreen: true) }
+}
