@@ -1,0 +1,111 @@
+import ArgumentParser
+import ImageFormat
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show information about a disk image.")
+
+    @OptionGroup var image: ImageOptions
+    @Option(help: "Output format: human or json.")
+    var output: OutputFormat = .human
+    @Flag(name: .customLong("backing-chain"), help: "Show every image of the backing chain.")
+    var backingChain = false
+    @Argument(help: "The image file.")
+    var filename: String
+
+    func run() throws {
+        try runReportingErrors {
+            let device = try image.open(filename)
+            defer { try? device.close() }
+            var layers: [BlockDevice] = [device]
+            if backingChain {
+                while let q = layers.last as? Qcow2Image, let b = q.backing { layers.append(b) }
+            }
+            switch output {
+            case .json:
+                let objects = try layers.map { try ImageInfoReport(device: $0).json() }
+                print(backingChain ? JSON.array(objects).pretty() : objects[0].pretty())
+            case .human:
+                print(try layers.map { try ImageInfoReport(device: $0).human() }.joined(separator: "\n\n"))
+            }
+        }
+    }
+}
+
+/// What `img info` reports about one image, in qemu-img's field order.
+struct ImageInfoReport {
+    let device: BlockDevice
+
+    var qcow2: Qcow2Image? { device as? Qcow2Image }
+
+    func actualSize() throws -> UInt64 {
+        if let q = qcow2 { return try q.file.allocatedSize() }
+        if let r = device as? RawImage { return try r.file.allocatedSize() }
+        return 0
+    }
+
+    var fullBackingName: String? {
+        guard let q = qcow2, let name = q.backingFileName, !name.isEmpty else { return nil }
+        return resolveBackingPath(name, relativeTo: q.filename)
+    }
+
+    func formatSpecific() -> [(String, JSON)]? {
+        guard let q = qcow2 else { return nil }
+        let v3 = q.header.version >= 3
+        var data: [(String, JSON)] = [("compat", .string(v3 ? "1.1" : "0.10")),
+                                      ("compression-type", .string(q.compressionType.name))]
+        if v3 { data.append(("lazy-refcounts", .bool(q.header.compatibleFeatures & Qcow2Feature.Compatible.lazyRefcounts != 0))) }
+        data.append(("refcount-bits", .int(Int64(q.header.refcountBits))))
+        if v3 {
+            data.append(("corrupt", .bool(q.isCorrupt)))
+            data.append(("extended-l2", .bool(q.header.incompatibleFeatures & Qcow2Feature.Incompatible.extendedL2 != 0)))
+        }
+        return data
+    }
+
+    func json() throws -> JSON {
+        var m: [(String, JSON)] = []
+        if let q = qcow2, let fmt = q.backingFormat, q.backingFileName != nil { m.append(("backing-filename-format", .string(fmt))) }
+        if let q = qcow2, !q.snapshots.isEmpty { m.append(("snapshots", .array(q.snapshots.map(SnapshotListing.json)))) }
+        m.append(("virtual-size", .uint(device.virtualSize)))
+        m.append(("filename", .string(device.filename)))
+        if let q = qcow2 { m.append(("cluster-size", .int(Int64(q.clusterSize)))) }
+        m.append(("format", .string(device.formatName)))
+        m.append(("actual-size", .uint(try actualSize())))
+        if let data = formatSpecific() {
+            m.append(("format-specific", .object([("type", .string("qcow2")), ("data", .object(data))])))
+        }
+        if let full = fullBackingName, let q = qcow2 {
+            m.append(("full-backing-filename", .string(full)))
+            m.append(("backing-filename", .string(q.backingFileName!)))
+        }
+        m.append(("dirty-flag", .bool(qcow2?.isDirty ?? false)))
+        return .object(m)
+    }
+
+    func human() throws -> String {
+        var lines = ["image: \(device.filename)", "file format: \(device.formatName)",
+                     "virtual size: \(humanSize(device.virtualSize)) (\(device.virtualSize) bytes)",
+                     "disk size: \(humanSize(try actualSize()))"]
+        if let q = qcow2 {
+            lines.append("cluster_size: \(q.clusterSize)")
+            if let name = q.backingFileName, !name.isEmpty {
+                let full = fullBackingName ?? name
+                lines.append(full == name ? "backing file: \(name)" : "backing file: \(name) (actual path: \(full))")
+                if let fmt = q.backingFormat { lines.append("backing file format: \(fmt)") }
+            }
+            if q.isDirty { lines.append("cleanly shut down: no") }
+            if !q.snapshots.isEmpty {
+                lines.append("Snapshot list:")
+                lines.append(SnapshotListing.header)
+                lines += q.snapshots.map(SnapshotListing.row)
+            }
+        }
+        if let data = formatSpecific() {
+            lines.append("Format specific information:")
+            for (key, value) in data {
+                lines.append("    \(key.replacingOccurrences(of: "-", with: " ")): \(value.compact().replacingOccurrences(of: "\"", with: ""))")
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
