@@ -53,8 +53,9 @@ public final class Machine {
     private var outputChanged = false
     private var skippedNanoseconds: UInt64 = 0
     private let expectRegex: NSRegularExpression?
-    /// Virtual time runs at 10 ns per instruction (a 100 MIPS machine).
-    static let nanosecondsPerInstruction: UInt64 = 10
+    /// Virtual time runs at 100 ns per instruction (a 10 MIPS, 386-class machine): timer-driven
+    /// waits in boot menus then cost few host instructions.
+    static let nanosecondsPerInstruction: UInt64 = 100
 
     public init(disk: BlockDevice, options: MachineOptions) throws {
         self.options = options
@@ -133,6 +134,7 @@ public final class Machine {
     public func run() -> RunOutcome {
         bios.installROM()
         bios.fillDataArea()
+        bios.initializeDevices()
         if let problem = bios.loadBootSector(cpu) { return .guestFailed(problem) }
         return runLoop()
     }

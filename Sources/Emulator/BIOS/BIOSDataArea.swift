@@ -30,6 +30,21 @@ extension BIOS {
         for i in 0..<(80 * 25) { mem.write16(VGAText.base + UInt32(i * 2), 0x0720) }
     }
 
+    /// Programs the PICs (vectors 08h and 70h, IRQ 0-2 unmasked) and the PIT (18.2 Hz) as POST does.
+    func initializeDevices() {
+        let io = machine.io
+        for (base, vector, cascade, mask) in [(UInt16(0x20), UInt32(0x08), UInt32(0x04), UInt32(0xF8)), (0xA0, 0x70, 0x02, 0xFF)] {
+            io.write(base, size: 1, value: 0x11)
+            io.write(base + 1, size: 1, value: vector)
+            io.write(base + 1, size: 1, value: cascade)
+            io.write(base + 1, size: 1, value: 0x01)
+            io.write(base + 1, size: 1, value: mask)
+        }
+        io.write(0x43, size: 1, value: 0x36)
+        io.write(0x40, size: 1, value: 0)
+        io.write(0x40, size: 1, value: 0)
+    }
+
     /// Timer tick counter at 0x46C, wrapping at midnight (0x1800B0 ticks).
     func timerTick(_ cpu: CPU) {
         var ticks = mem.read32(0x46C) &+ 1
