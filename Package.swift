@@ -18,7 +18,7 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "CHost"),
         .target(name: "ImageFormat", dependencies: ["CZlib", "CZstd", "CHost"]),
-        .target(name: "Emulator", dependencies: ["ImageFormat"]),
+        .target(name: "Emulator", dependencies: ["ImageFormat"], swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
         .executableTarget(name: "img", dependencies: [
             "ImageFormat",
             "Emulator",
