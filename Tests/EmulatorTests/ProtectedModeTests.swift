@@ -1,0 +1,32 @@
+import Emulator
+import Foundation
+import XCTest
+
+/// 386 features boot code relies on, exercised by testdata/boot/protected-mode.asm:
+/// A20 (8042 and port 92h), CPUID, GDT/IDT, #GP/#NP with error codes, trap gates,
+/// 4 GiB data segments, and the return to real mode.
+final class ProtectedModeTests: XCTestCase {
+    func testProtectedModeRoundTrip() throws {
+        let dir = try Tools.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let code = try Tools.assemble("protected-mode", into: dir)
+        var options = MachineOptions()
+        options.timeoutSeconds = 20
+        let machine = try Machine(disk: MemoryBlockDevice(code + [UInt8](repeating: 0, count: 1 << 20)), options: options)
+        let outcome = machine.run()
+        let console = String(decoding: machine.debugConsoleOutput, as: UTF8.self)
+        XCTAssertEqual(outcome, .debugExit((0x21 << 1) | 1), console)
+        XCTAssertEqual(console, "A20 ok\r\nCPUID GenuineIntel\r\nPM32 ok\r\nEXCEPTIONS ok\r\nREAL MODE AGAIN\r\n")
+        XCTAssertTrue(machine.screenText().hasPrefix("!"), "int 10h works again in real mode")
+    }
+
+    func testDebugConsoleCountsForExpect() throws {
+        let dir = try Tools.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let code = try Tools.assemble("protected-mode", into: dir)
+        let image = dir.appendingPathComponent("pm.raw")
+        try Tools.rawImage(code, size: 1 << 20, at: image)
+        let r = try Tools.boot(["--expect", "EXCEPTIONS ok", image.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+}
