@@ -11,22 +11,26 @@ extension CPU {
         repPrefix = 0
         faultDepth = 0
         var op = fetch8()
-        prefixes: while true {
-            switch op {
-            case 0x26: segOverride = Seg.es
-            case 0x2E: segOverride = Seg.cs
-            case 0x36: segOverride = Seg.ss
-            case 0x3E: segOverride = Seg.ds
-            case 0x64 where model == .i386: segOverride = Seg.fs
-            case 0x65 where model == .i386: segOverride = Seg.gs
-            case 0x66 where model == .i386: opSize32 = !codeBig
-            case 0x67 where model == .i386: adSize32 = !codeBig
-            case 0xF0: break
-            case 0xF1 where model == .i8086: break
-            case 0xF2, 0xF3: repPrefix = op
-            default: break prefixes
+        // Most instructions have no prefix: test the three prefix groups with plain compares
+        // (26/2E/36/3E, 64-67, F0-F3) so the common path takes no extra indirect jump.
+        if op & 0xE7 == 0x26 || op & 0xFC == 0x64 || op & 0xFC == 0xF0 {
+            prefixes: while true {
+                switch op {
+                case 0x26: segOverride = Seg.es
+                case 0x2E: segOverride = Seg.cs
+                case 0x36: segOverride = Seg.ss
+                case 0x3E: segOverride = Seg.ds
+                case 0x64 where model == .i386: segOverride = Seg.fs
+                case 0x65 where model == .i386: segOverride = Seg.gs
+                case 0x66 where model == .i386: opSize32 = !codeBig
+                case 0x67 where model == .i386: adSize32 = !codeBig
+                case 0xF0: break
+                case 0xF1 where model == .i8086: break
+                case 0xF2, 0xF3: repPrefix = op
+                default: break prefixes
+                }
+                op = fetch8()
             }
-            op = fetch8()
         }
         execute(op)
         instructionCount &+= 1
