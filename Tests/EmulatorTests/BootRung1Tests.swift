@@ -7,7 +7,7 @@ import XCTest
 /// with a backing file. The image files must not change.
 final class BootRung1Tests: XCTestCase {
     private var dir: URL!
-    private let marker = "RUNG1 OK: CHS and LBA reads verified"
+    private let marker = "RUNG1 OK: CHS and LBA reads verified, write kept"
 
     override func setUpWithError() throws { dir = try Tools.makeTempDir() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }

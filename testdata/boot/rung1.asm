@@ -50,6 +50,24 @@ start:
         cmp word [0x9000], 'S4'
         jne fail
 
+        ; Write it back to LBA 5 with AH=43h, then read LBA 5 into 0:A000 and compare:
+        ; the write must be visible to the guest (the image file itself stays unchanged).
+        mov word [0x9000], 'W5'
+        mov word [dap + 8], 5
+        mov si, dap
+        mov ax, 0x4300
+        mov dl, [drive]
+        int 0x13
+        jc fail
+        mov word [dap + 4], 0xA000
+        mov si, dap
+        mov ah, 0x42
+        mov dl, [drive]
+        int 0x13
+        jc fail
+        cmp word [0xA000], 'W5'
+        jne fail
+
         jmp 0x0000:stage2        ; run the code loaded from sector 2
 
 fail:
@@ -121,7 +139,7 @@ stage2:
         out 0xF4, al
         cli
         hlt
-msg_ok: db "RUNG1 OK: CHS and LBA reads verified", 13, 10, 0
+msg_ok: db "RUNG1 OK: CHS and LBA reads verified, write kept", 13, 10, 0
         times 1024 - ($ - $$) db 0
 
 ; Sector 3 and 4: markers only.
