@@ -20,6 +20,9 @@ public struct MachineOptions: Sendable {
     public var timeoutSeconds: Double? = nil
     public var expect: String? = nil
     public var expectRegex: String? = nil
+    /// Keys waiting in the BIOS keyboard buffer at boot (ASCII; "\r" is Enter). Without
+    /// them the keyboard stays silent.
+    public var keys: String = ""
     public init() {}
 }
 
@@ -135,6 +138,7 @@ public final class Machine {
         bios.installROM()
         bios.fillDataArea()
         bios.initializeDevices()
+        bios.scriptKeys(options.keys)
         if let problem = bios.loadBootSector(cpu) { return .guestFailed(problem) }
         return runLoop()
     }

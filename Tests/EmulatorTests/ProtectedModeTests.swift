@@ -30,3 +30,30 @@ final class ProtectedModeTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
     }
 }
+
+/// int 16h with scripted keys, and the wait when there are none.
+final class KeyboardTests: XCTestCase {
+    private func run(keys: String) throws -> (RunOutcome, String) {
+        let dir = try Tools.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let code = try Tools.assemble("keyboard", into: dir)
+        var options = MachineOptions()
+        options.keys = keys
+        options.maxInstructions = 5_000_000
+        let machine = try Machine(disk: MemoryBlockDevice(code + [UInt8](repeating: 0, count: 32 * 1024)), options: options)
+        let outcome = machine.run()
+        return (outcome, String(decoding: machine.debugConsoleOutput, as: UTF8.self))
+    }
+
+    func testScriptedKeysAreRead() throws {
+        let (outcome, console) = try run(keys: "Hi there\r")
+        XCTAssertEqual(outcome, .debugExit((0x12 << 1) | 1))
+        XCTAssertEqual(console, "Hi there")
+    }
+
+    func testNoKeysMeansNoKeys() throws {
+        let (outcome, _) = try run(keys: "")
+        guard case .guestFailed(let m) = outcome else { return XCTFail("expected the guest to give up, got \(outcome)") }
+        XCTAssertTrue(m.contains("HLT with interrupts disabled"), m)
+    }
+}

@@ -37,6 +37,16 @@ extension BIOS {
     /// Scan code set 1 make codes for the unshifted US layout, indexed by scan code.
     private static let asciiByScanCode: [UInt8] = Array("\u{0}\u{1B}1234567890-=\u{8}\tqwertyuiop[]\r\u{0}asdfghjkl;'`\u{0}\\zxcvbnm,./\u{0}*\u{0} ".utf8)
 
+    /// Puts scripted keys in the buffer as (scan code, ASCII) pairs, as typing them would.
+    func scriptKeys(_ text: String) {
+        let table = BIOS.asciiByScanCode
+        for ch in text.utf8 {
+            let lower = ch >= 0x41 && ch <= 0x5A ? ch + 0x20 : ch
+            let scan = table.firstIndex(of: lower).map { UInt16($0) } ?? 0
+            enqueueKey(scan << 8 | UInt16(ch))
+        }
+    }
+
     func keyboardIRQ(_ cpu: CPU) {
         let code = UInt8(truncatingIfNeeded: machine.io.read(0x60, size: 1))
         if code & 0x80 == 0 {
