@@ -55,15 +55,9 @@ extension CPU {
             setReg(r, opSize, incdec(getReg(r, opSize), op >= 0x48, opSize))
         case 0x50...0x57: pushReg(Int(op & 7))
         case 0x58...0x5F: popReg(Int(op & 7))
-        case 0x60...0x6F where model == .i8086: jccShort(Int(op & 0xF))
-        case 0x60: pushAll()
-        case 0x61: popAll()
-        case 0x62: bound()
-        case 0x68: push(fetchImm(opSize), opSize)
-        case 0x69: imulReg(immSize: opSize)
-        case 0x6A: push(fetchSimm8(opSize), opSize)
-        case 0x6B: imulReg(immSize: 1)
-        case 0x6C...0x6F: stringOp(op)
+        case 0x60...0x6F:
+            // 186 additions; the 8086 decodes these as aliases of Jcc 70-7F.
+            if model == .i8086 { jccShort(Int(op & 0xF)) } else { opcodes186(op) }
         case 0x70...0x7F: jccShort(Int(op & 0xF))
         case 0x80...0x83: aluImmediate(op == 0x82 ? 0x80 : op)
         case 0x84, 0x85: testRMReg(op)
@@ -134,6 +128,21 @@ extension CPU {
         case 0xFF: group5()
         default:
             invalidOpcode(hex8(op))
+        }
+    }
+
+    /// 60-6F on the 186 and later: PUSHA, POPA, BOUND, PUSH imm, IMUL imm, INS/OUTS.
+    func opcodes186(_ op: UInt8) {
+        switch op {
+        case 0x60: pushAll()
+        case 0x61: popAll()
+        case 0x62: bound()
+        case 0x68: push(fetchImm(opSize), opSize)
+        case 0x69: imulReg(immSize: opSize)
+        case 0x6A: push(fetchSimm8(opSize), opSize)
+        case 0x6B: imulReg(immSize: 1)
+        case 0x6C...0x6F: stringOp(op)
+        default: invalidOpcode(hex8(op)) // 63 ARPL and the prefixes 64-67 never get here in real use
         }
     }
 
