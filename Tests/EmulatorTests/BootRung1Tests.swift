@@ -49,6 +49,20 @@ final class BootRung1Tests: XCTestCase {
         XCTAssertEqual(try [base, top].map(Tools.sha256), hashes, "booting must not modify the images")
     }
 
+    func testTraceNamesEveryInstruction() throws {
+        let image = try rawImage()
+        let trace = dir.appendingPathComponent("trace.txt")
+        let r = try Tools.boot(["--trace", trace.path, image.path])
+        XCTAssertEqual(r.status, 33, r.stderr)
+        let lines = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n")
+        XCTAssertGreaterThan(lines.count, 100)
+        // The first instruction is the boot sector's CLI at 0000:7C00, with the registers.
+        XCTAssertTrue(lines[0].hasPrefix("0000:00007C00 FA "), String(lines[0]))
+        XCTAssertTrue(lines[0].contains("EDX=00000080"), String(lines[0]))
+        // The last one is the OUT to port F4h (E6 F4).
+        XCTAssertTrue(lines.last!.contains(" E6F4 "), String(lines.last!))
+    }
+
     func testFloppyBoot() throws {
         let url = dir.appendingPathComponent("rung1.flp")
         try Tools.rawImage(try Tools.assemble("rung1", into: dir), size: 1_474_560, at: url)
