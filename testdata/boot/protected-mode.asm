@@ -108,6 +108,20 @@ after_gp:
         mov gs, ax
         jmp fail32
 after_np:
+        ; #GP(0) from a dword read crossing the 4 KiB limit of selector 30h; the
+        ; instruction is undone, so EBX keeps its old value.
+        mov ax, 0x30
+        mov fs, ax
+        mov ebx, [fs:0x0FFC]            ; inside the limit
+        mov dword [expect_vector], 13
+        mov dword [expect_code], 0
+        mov dword [resume], after_limit
+        mov ebx, 0x11111111
+        mov ebx, [fs:0x0FFE]
+        jmp fail32
+after_limit:
+        cmp ebx, 0x11111111
+        jne fail32
         ; int 0x40 through a 32-bit trap gate, returning with IRETD.
         mov dword [swint_hits], 0
         int 0x40
@@ -223,6 +237,7 @@ gdt:
         dq 0x00009A000000FFFF       ; 18: 16-bit code, 64 KiB
         dq 0x000092000000FFFF       ; 20: 16-bit data, 64 KiB
         dq 0x00CF12000000FFFF       ; 28: data, not present
+        dq 0x0000920000000FFF       ; 30: data, limit 4 KiB
 gdt_end:
 gdt_desc:
         dw gdt_end - gdt - 1

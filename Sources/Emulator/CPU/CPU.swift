@@ -64,6 +64,14 @@ public final class CPU {
     /// Code segment default size (CS.D in protected mode).
     var codeBig = false
     var faultDepth = 0
+    /// Bit n set: segment n is a protected-mode segment whose limit must be checked (not a
+    /// flat 4 GiB expand-up one). Flat segments, the common case, cost one test per access.
+    var limitCheckMask: UInt8 = 0
+    /// Set by a memory access that broke a segment limit; the instruction is rolled back
+    /// (registers and flags) and the fault raised when it ends.
+    var limitFaultVector = -1
+    let savedRegs = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
+    var savedFlags: UInt32 = 0
     /// Whether an undefined opcode stops the machine (boot) instead of raising #UD.
     public var stopOnInvalidOpcode = false
 
@@ -81,7 +89,7 @@ public final class CPU {
     }
 
     deinit {
-        regs.deallocate(); segSel.deallocate(); segBase.deallocate()
+        regs.deallocate(); savedRegs.deallocate(); segSel.deallocate(); segBase.deallocate()
         segLimit.deallocate(); segAttr.deallocate()
     }
 
@@ -108,6 +116,7 @@ public final class CPU {
         segSel[s] = v
         segBase[s] = UInt32(v) << 4
         if s == Seg.cs { codeBig = false }
+        limitCheckMask &= ~(1 << UInt8(s))
     }
 
     public var ip: UInt16 {

@@ -125,6 +125,7 @@ extension CPU {
     }
 
     @inline(__always) func read(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
+        if limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size) { limitViolation(seg); return 0 }
         let base = segBase[seg]
         switch size {
         case 1: return UInt32(mem.read8(base &+ off))
@@ -142,6 +143,9 @@ extension CPU {
     }
 
     @inline(__always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
+        if limitCheckMask != 0 && (limitFaultVector >= 0 || (limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size))) {
+            limitViolation(seg); return
+        }
         let base = segBase[seg]
         switch size {
         case 1: mem.write8(base &+ off, UInt8(truncatingIfNeeded: v))

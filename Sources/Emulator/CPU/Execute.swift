@@ -32,8 +32,32 @@ extension CPU {
                 op = fetch8()
             }
         }
-        execute(op)
+        if limitCheckMask == 0 {
+            execute(op)
+        } else {
+            executeCheckingLimits(op)
+        }
         instructionCount &+= 1
+    }
+
+    /// Runs an instruction while some segment has a limit to check: registers and flags are
+    /// saved first so a violation can roll the instruction back before #GP/#SS is raised.
+    func executeCheckingLimits(_ op: UInt8) {
+        for i in 0..<8 { savedRegs[i] = regs[i] }
+        savedFlags = flags
+        execute(op)
+        if limitFaultVector >= 0 {
+            let vector = limitFaultVector
+            limitFaultVector = -1
+            for i in 0..<8 { regs[i] = savedRegs[i] }
+            flags = savedFlags
+            fault(vector, errorCode: 0)
+            if limitFaultVector >= 0 {
+                // The exception frame itself broke a limit: give up as the CPU would.
+                limitFaultVector = -1
+                halt(.tripleFault("triple fault (stack limit while delivering exception \(vector)) at \(locationDescription)"))
+            }
+        }
     }
 
     @inline(__always)

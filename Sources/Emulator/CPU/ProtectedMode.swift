@@ -53,6 +53,31 @@ extension CPU {
         segBase[s] = d.base
         segLimit[s] = d.limit
         segAttr[s] = d.attr
+        updateLimitCheck(s)
+    }
+
+    /// Marks segment `s` for limit checks unless it is a flat expand-up 4 GiB segment.
+    func updateLimitCheck(_ s: Int) {
+        let expandDown = segAttr[s] & 0x1C == 0x14
+        let flat = segLimit[s] == 0xFFFF_FFFF && !expandDown && segAttr[s] & 0x80 != 0
+        if protectedMode && !flat && s != Seg.cs { limitCheckMask |= 1 << UInt8(s) } else { limitCheckMask &= ~(1 << UInt8(s)) }
+    }
+
+    /// Whether bytes [off, off+size-1] lie inside segment `s` (null and not-present fail).
+    func withinLimit(_ s: Int, _ off: UInt32, _ size: Int) -> Bool {
+        let attr = segAttr[s]
+        guard attr & 0x80 != 0 else { return false }
+        let last = UInt64(off) + UInt64(size - 1)
+        if attr & 0x1C == 0x14 { // expand-down data: valid above the limit
+            let top: UInt64 = attr & 0x4000 != 0 ? 0xFFFF_FFFF : 0xFFFF
+            return UInt64(off) > UInt64(segLimit[s]) && last <= top
+        }
+        return last <= UInt64(segLimit[s])
+    }
+
+    /// Records a limit violation; the instruction is undone when it ends (see step()).
+    func limitViolation(_ s: Int) {
+        if limitFaultVector < 0 { limitFaultVector = s == Seg.ss ? 12 : 13 }
     }
 
     /// MOV/POP/LDS-style load of a data or stack segment register. Returns false after
@@ -63,6 +88,7 @@ extension CPU {
             segSel[s] = sel
             segBase[s] = UInt32(sel) << 4
             if s == Seg.cs { codeBig = false }
+            limitCheckMask &= ~(1 << UInt8(s))
             return true
         }
         if s == Seg.cs { return loadCodeSegment(sel) }
@@ -70,6 +96,7 @@ extension CPU {
         if sel & ~3 == 0 {
             if s == Seg.ss { fault(13, errorCode: 0); return false }
             segSel[s] = sel; segBase[s] = 0; segLimit[s] = 0; segAttr[s] = 0
+            updateLimitCheck(s)
             return true
         }
         guard let d = descriptor(sel) else { fault(13, errorCode: UInt32(sel & ~3)); return false }
@@ -199,6 +226,7 @@ extension CPU {
             // LMSW can set PE but never clear it.
             let v = readRM(2) & 0xF
             cr0 = (cr0 & ~0xE) | v | (cr0 & 1)
+            for seg in 0..<6 { updateLimitCheck(seg) }
         case 7: break
         default: fault(6)
         }
@@ -234,6 +262,8 @@ extension CPU {
                 return
             }
             cr0 = v | 0x10
+            // Segment caches keep their limits across the switch; only protected mode checks them.
+            for seg in 0..<6 { updateLimitCheck(seg) }
         case 2: cr2 = v
         case 3: cr3 = v
         case 4: cr4 = v
