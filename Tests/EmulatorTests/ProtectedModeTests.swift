@@ -22,6 +22,24 @@ final class ProtectedModeTests: XCTestCase {
         XCTAssertTrue(machine.screenText().hasPrefix("!"), "int 10h works again in real mode")
     }
 
+    /// Ring 3 and back (testdata/boot/privilege.asm), also checked against QEMU.
+    func testPrivilegeLevels() throws {
+        let dir = try Tools.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let code = try Tools.assemble("privilege", into: dir)
+        let image = dir.appendingPathComponent("privilege.raw")
+        try Tools.rawImage(code, size: 1 << 20, at: image)
+        var options = MachineOptions()
+        options.timeoutSeconds = 20
+        let machine = try Machine(disk: MemoryBlockDevice([UInt8](try Data(contentsOf: image))), options: options)
+        let outcome = machine.run()
+        let console = String(decoding: machine.debugConsoleOutput, as: UTF8.self)
+        XCTAssertEqual(outcome, .debugExit((0x23 << 1) | 1), console)
+        XCTAssertEqual(console, "RING3 ok\r\nGP ok\r\nRING0 again\r\n")
+        let q = try QEMUReference.boot(image: image, floppy: false, marker: "RING0 again", in: dir)
+        XCTAssertTrue(q.found, "QEMU disagrees: \(q.serial)")
+    }
+
     func testDebugConsoleCountsForExpect() throws {
         let dir = try Tools.makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
