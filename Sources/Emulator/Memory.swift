@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Guest physical memory: one flat byte array, accessed through an unsafe pointer so the
 /// interpreter's hot path has no bounds-check traps or copy-on-write.
 public final class Memory {
@@ -10,10 +16,11 @@ public final class Memory {
 
     public init(size: Int) {
         self.size = size
-        bytes = .allocate(capacity: size + 8)
-        bytes.initialize(repeating: 0, count: size + 8)
+        // calloc hands out untouched zero pages, so a large guest costs nothing until used.
+        guard let raw = calloc(size + 8, 1) else { fatalError("cannot allocate \(size) bytes of guest memory") }
+        bytes = raw.assumingMemoryBound(to: UInt8.self)
     }
-    deinit { bytes.deallocate() }
+    deinit { free(bytes) }
 
     public var a20Enabled: Bool {
         get { a20Mask & 0x10_0000 != 0 }
