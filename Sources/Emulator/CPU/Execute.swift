@@ -32,31 +32,29 @@ extension CPU {
                 op = fetch8()
             }
         }
-        if limitCheckMask == 0 {
-            execute(op)
-        } else {
-            executeCheckingLimits(op)
-        }
+        if limitCheckMask != 0 { saveForRollback() }
+        execute(op)
+        if limitFaultVector >= 0 { rollBackAndFault() }
         instructionCount &+= 1
     }
 
-    /// Runs an instruction while some segment has a limit to check: registers and flags are
-    /// saved first so a violation can roll the instruction back before #GP/#SS is raised.
-    func executeCheckingLimits(_ op: UInt8) {
+    /// While some segment has a limit to check, registers and flags are saved before each
+    /// instruction so a violation can undo it before #GP/#SS is raised.
+    func saveForRollback() {
         for i in 0..<8 { savedRegs[i] = regs[i] }
         savedFlags = flags
-        execute(op)
+    }
+
+    func rollBackAndFault() {
+        let vector = limitFaultVector
+        limitFaultVector = -1
+        for i in 0..<8 { regs[i] = savedRegs[i] }
+        flags = savedFlags
+        fault(vector, errorCode: 0)
         if limitFaultVector >= 0 {
-            let vector = limitFaultVector
+            // The exception frame itself broke a limit: give up as the CPU would.
             limitFaultVector = -1
-            for i in 0..<8 { regs[i] = savedRegs[i] }
-            flags = savedFlags
-            fault(vector, errorCode: 0)
-            if limitFaultVector >= 0 {
-                // The exception frame itself broke a limit: give up as the CPU would.
-                limitFaultVector = -1
-                halt(.tripleFault("triple fault (stack limit while delivering exception \(vector)) at \(locationDescription)"))
-            }
+            halt(.tripleFault("triple fault (stack limit while delivering exception \(vector)) at \(locationDescription)"))
         }
     }
 
