@@ -102,6 +102,14 @@ final class BootRung1Tests: XCTestCase {
         XCTAssertTrue(m.contains("0F 0B") && m.contains("0000:7C04") && m.contains("real mode"), m)
     }
 
+    func testDiskWithout55AAIsNotBootable() throws {
+        let url = dir.appendingPathComponent("blank.raw")
+        try Tools.rawImage([0xEB, 0xFE], size: 65536, at: url)
+        let r = try Tools.boot([url.path])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("not 55AA"), r.stderr)
+    }
+
     func testCLIExitStatusesForFailures() throws {
         let url = dir.appendingPathComponent("spin.raw")
         try Tools.rawImage(try Tools.assemble("guest-failures", into: dir, defines: ["CASE=2"]), size: 65536, at: url)
