@@ -9,7 +9,9 @@ extension CPU {
         let mask = maskOf(size), sign = signOf(size)
         var r = v & mask
         var cf = flags & F.cf != 0
-        switch op {
+        // From the 186 on, /6 is an alias of SHL; on the 8086 it is SETMO.
+        let operation = op == 6 && model != .i8086 ? 4 : op
+        switch operation {
         case 0: // ROL
             for _ in 0..<count { cf = r & sign != 0; r = ((r << 1) | (cf ? 1 : 0)) & mask }
             putFlags(F.cf | F.of, (cf ? F.cf : 0) | (((r & sign != 0) != cf) ? F.of : 0))
@@ -33,7 +35,7 @@ extension CPU {
                 cf = out
             }
             putFlags(F.cf | F.of, (cf ? F.cf : 0) | (of ? F.of : 0))
-        case 4, 6 where model != .i8086: // SHL/SAL (reg 6 is an alias from the 186 on)
+        case 4: // SHL/SAL
             let wide = count <= bits ? UInt64(r) << UInt64(count) : 0
             r = UInt32(truncatingIfNeeded: wide) & mask
             cf = count <= bits && (wide >> UInt64(bits)) & 1 != 0
