@@ -13,6 +13,10 @@ enum Tools {
         p.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/env")
         p.arguments = tool.hasPrefix("/") ? args : [tool] + args
         if let cwd { p.currentDirectoryURL = cwd }
+        // install-mbr and mkfs.fat live in /usr/sbin, which a CI user's PATH may lack.
+        var env = ProcessInfo.processInfo.environment
+        env["PATH"] = (env["PATH"].map { $0 + ":" } ?? "") + "/usr/sbin:/sbin"
+        p.environment = env
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -5,6 +5,7 @@
 # (sector 2 onwards) already describe this layout, so nothing needs patching.
 # Usage: make-grub-image.sh OUTPUT MARKER
 set -eu
+PATH="$PATH:/usr/sbin:/sbin"
 out=$1
 marker=$2
 tmp=$(mktemp -d)

@@ -4,6 +4,7 @@
 # and a syslinux.cfg whose SAY line is the test marker.
 # Usage: make-syslinux-image.sh OUTPUT MARKER
 set -eu
+PATH="$PATH:/usr/sbin:/sbin"
 out=$1
 marker=$2
 tmp=$(mktemp -d)
