@@ -8,6 +8,9 @@ public protocol PortDevice: AnyObject {
 /// Routes the 64 Ki I/O ports to devices; unclaimed ports read as all ones.
 public final class IOBus {
     private var table = [PortDevice?](repeating: nil, count: 0x10000)
+    /// Port accesses so far: each costs the guest about a microsecond of (virtual) time,
+    /// as an ISA bus cycle does, which keeps port-polling delay loops short.
+    public private(set) var accessCount: UInt64 = 0
 
     public init() {}
 
@@ -20,11 +23,13 @@ public final class IOBus {
     }
 
     public func read(_ port: UInt16, size: Int) -> UInt32 {
+        accessCount &+= 1
         if let d = table[Int(port)] { return d.portRead(port, size: size) }
         return size == 1 ? 0xFF : size == 2 ? 0xFFFF : 0xFFFF_FFFF
     }
 
     public func write(_ port: UInt16, size: Int, value: UInt32) {
+        accessCount &+= 1
         table[Int(port)]?.portWrite(port, size: size, value: value)
     }
 }

@@ -105,6 +105,7 @@ public final class Machine {
         keyboardController.onReset = { [unowned self] in guestFailure("the guest reset the CPU through the keyboard controller") }
         systemControl.onReset = { [unowned self] in guestFailure("the guest reset the CPU through port 92h") }
         keyboardController.onKeyboardData = { [unowned self] in pic.raise(1) }
+        pit.clock = { [unowned self] in pitTick }
     }
 
     /// Stops the run: the guest did something we report as a failure.
@@ -120,8 +121,12 @@ public final class Machine {
 
     func skipTime(nanoseconds: UInt64) { skippedNanoseconds &+= nanoseconds }
 
+    /// Port accesses cost a microsecond each, on top of the instruction's own time.
+    static let extraNanosecondsPerPortAccess: UInt64 = 900
+
     private var virtualNanoseconds: UInt64 {
         cpu.instructionCount &* Machine.nanosecondsPerInstruction &+ skippedNanoseconds
+            &+ io.accessCount &* Machine.extraNanosecondsPerPortAccess
     }
 
     private var pitTick: UInt64 {

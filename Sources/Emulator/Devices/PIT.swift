@@ -36,8 +36,10 @@ public final class PIT: PortDevice {
     /// Port 0x61 bits 0 (gate 2) and 1 (speaker data).
     var port61: UInt8 = 0
     private var refreshToggle = false
-    /// Current virtual time in PIT ticks, set by the machine before each access.
+    /// Current virtual time in PIT ticks, refreshed from `clock` on every port access so a
+    /// guest polling the counter sees it move between the machine's timer updates.
     public var now: UInt64 = 0
+    public var clock: () -> UInt64 = { 0 }
     private var nextIRQ0: UInt64 = 0x10000
     let pic: PIC
 
@@ -70,6 +72,7 @@ public final class PIT: PortDevice {
     }
 
     public func portRead(_ port: UInt16, size: Int) -> UInt32 {
+        now = max(now, clock())
         if port == 0x61 {
             refreshToggle.toggle()
             let out2: UInt8 = (port61 & 1 != 0 && channels[2].output(at: now)) ? 0x20 : 0
@@ -93,6 +96,7 @@ public final class PIT: PortDevice {
     }
 
     public func portWrite(_ port: UInt16, size: Int, value: UInt32) {
+        now = max(now, clock())
         let v = UInt8(truncatingIfNeeded: value)
         if port == 0x61 {
             let gateRising = v & 1 != 0 && port61 & 1 == 0
