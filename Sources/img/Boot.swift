@@ -14,17 +14,17 @@ struct Boot: ParsableCommand {
         with (V<<1)|1.
         """)
 
-    @Option(name: .short, help: "Image format (raw or qcow2); probed when omitted.")
+    @Option(name: .short, help: ArgumentHelp("Image format (raw or qcow2); probed when omitted.", valueName: "fmt"))
     var format: String?
-    @Option(help: "Succeed when this text appears.")
+    @Option(help: ArgumentHelp("Succeed when this text appears.", valueName: "text"))
     var expect: String?
-    @Option(name: .customLong("expect-regex"), help: "Succeed when this regular expression matches.")
+    @Option(name: .customLong("expect-regex"), help: ArgumentHelp("Succeed when this regular expression matches.", valueName: "re"))
     var expectRegex: String?
-    @Option(help: "Give up after this many seconds of wall time.")
+    @Option(help: ArgumentHelp("Give up after this many seconds of wall time.", valueName: "seconds"))
     var timeout: Double = 30
-    @Option(name: .customLong("max-instructions"), help: "Give up after this many guest instructions.")
+    @Option(name: .customLong("max-instructions"), help: ArgumentHelp("Give up after this many guest instructions.", valueName: "n"))
     var maxInstructions: UInt64?
-    @Option(help: "Guest memory in MiB.")
+    @Option(help: ArgumentHelp("Guest memory in MiB.", valueName: "mib"))
     var memory: Int = 32
     @Flag(help: "Boot the image as the first floppy drive instead of the first hard disk.")
     var floppy = false
@@ -32,7 +32,7 @@ struct Boot: ParsableCommand {
     var screen = false
     @Flag(help: "Stream the guest's COM1 output to standard output.")
     var serial = false
-    @Option(help: "Write an instruction trace (CS:IP, bytes, registers) to this file.")
+    @Option(help: ArgumentHelp("Write an instruction trace (CS:IP, bytes, registers) to this file.", valueName: "file"))
     var trace: String?
     @Flag(name: .customShort("U"), help: "Open the image even if another process holds its lock.")
     var forceShare = false
