@@ -20,11 +20,11 @@ public final class BIOS: TrapHandler {
     func installROM() {
         let rom = UInt32(BIOS.romSegment) << 4
         for v in 0..<256 {
-            var stub: [UInt8] = [0x0F, 0xFF, UInt8(v), 0xCF]
+            // Vectors the BIOS serves trap to Swift; the rest (1Ch user tick, DOS range,
+            // ...) just return.
+            let serviced = v < 0x1C || (0x70...0x77).contains(v)
+            var stub: [UInt8] = serviced ? [0x0F, 0xFF, UInt8(v), 0xCF] : [0xCF]
             if v == 0x08 { stub = [0x0F, 0xFF, 0x08, 0xCD, 0x1C, 0xCF] } // timer: chain to int 1Ch
-            if v == 0x1C || v == 0x1D || v == 0x1E || v == 0x1F || v == 0x41 || v == 0x46 || v >= 0x20 && v < 0x70 && v != 0x4A {
-                stub = [0xCF]
-            }
             let at = rom + UInt32(BIOS.stubOffset(v))
             for (i, b) in stub.enumerated() { mem.bytes[Int(at) + i] = b }
             mem.write16(UInt32(v * 4), BIOS.stubOffset(v))

@@ -48,9 +48,13 @@ extension CPU {
     }
 
     func returnNear(popBytes: UInt32) {
-        let target = pop(opSize)
-        eip = target
-        if stackBig { regs[Reg.sp] &+= popBytes } else { setReg(Reg.sp, 2, (regs[Reg.sp] &+ popBytes) & 0xFFFF) }
+        eip = pop(opSize)
+        releaseStack(popBytes)
+    }
+
+    /// Drops `bytes` of parameters from the stack (RET n).
+    @inline(__always) func releaseStack(_ bytes: UInt32) {
+        if stackBig { regs[Reg.sp] &+= bytes } else { setReg(Reg.sp, 2, (regs[Reg.sp] &+ bytes) & 0xFFFF) }
     }
 
     /// JMP/CALL far to selector:offset, real or protected mode.
@@ -72,53 +76,50 @@ extension CPU {
         let size = opSize
         let offset = pop(size)
         let sel = UInt16(truncatingIfNeeded: pop(size))
-        if protectedMode && Int(sel & 3) > cpl {
-            // Return to an outer ring: the caller's SS:ESP follows the parameters.
-            let oldCPLStackAdjust = popBytes
-            if stackBig { regs[Reg.sp] &+= oldCPLStackAdjust } else { setReg(Reg.sp, 2, (regs[Reg.sp] &+ oldCPLStackAdjust) & 0xFFFF) }
-            let newESP = pop(size), newSS = UInt16(truncatingIfNeeded: pop(size))
-            guard loadCodeSegment(sel) else { return }
-            guard loadSegment(Seg.ss, newSS) else { return }
-            setReg(Reg.sp, stackBig ? 4 : 2, newESP)
-            eip = offset
+        guard protectedMode else {
+            setSegmentReal(Seg.cs, sel)
+            eip = offset & (size == 4 ? 0xFFFF_FFFF : 0xFFFF)
+            releaseStack(popBytes)
             return
         }
-        if protectedMode { guard loadCodeSegment(sel) else { return } } else { setSegmentReal(Seg.cs, sel) }
-        eip = size == 4 ? offset : offset & 0xFFFF
-        if stackBig { regs[Reg.sp] &+= popBytes } else { setReg(Reg.sp, 2, (regs[Reg.sp] &+ popBytes) & 0xFFFF) }
+        let outer = Int(sel & 3) > cpl
+        releaseStack(popBytes)
+        // Returning to an outer ring: the caller's SS:ESP follows the parameters.
+        let newESP = outer ? pop(size) : 0
+        let newSS = outer ? UInt16(truncatingIfNeeded: pop(size)) : 0
+        guard loadCodeSegment(sel) else { return }
+        if outer {
+            guard loadSegment(Seg.ss, newSS) else { return }
+            setReg(Reg.sp, stackBig ? 4 : 2, newESP)
+        }
+        eip = offset & (size == 4 ? 0xFFFF_FFFF : 0xFFFF)
     }
 
     func iret() {
         let size = opSize
-        if protectedMode {
-            if flags & F.nt != 0 { halt(.unsupported("IRET with NT set (task return) at \(locationDescription)")); return }
-            let offset = pop(size)
-            let sel = UInt16(truncatingIfNeeded: pop(size))
-            let fl = pop(size)
-            if fl & F.vm != 0 && size == 4 { halt(.unsupported("IRET to virtual-8086 mode at \(locationDescription)")); return }
-            let outer = Int(sel & 3) > cpl
-            var newESP: UInt32 = 0, newSS: UInt16 = 0
-            if outer { newESP = pop(size); newSS = UInt16(truncatingIfNeeded: pop(size)) }
-            let oldCPL = cpl
-            guard loadCodeSegment(sel) else { return }
-            eip = size == 4 ? offset : offset & 0xFFFF
-            // Privileged bits follow the rules of the ring we return from.
-            let keepCPL = sel & 3
-            segSel[Seg.cs] = (segSel[Seg.cs] & ~3) | UInt16(oldCPL)
-            loadFlags(fl, size: size)
-            segSel[Seg.cs] = (segSel[Seg.cs] & ~3) | keepCPL
-            if outer {
-                guard loadSegment(Seg.ss, newSS) else { return }
-                setReg(Reg.sp, stackBig ? 4 : 2, newESP)
-            }
-            return
-        }
         let offset = pop(size)
         let sel = UInt16(truncatingIfNeeded: pop(size))
-        let fl = pop(size)
-        setSegmentReal(Seg.cs, sel)
-        eip = size == 4 ? offset : offset & 0xFFFF
-        loadFlags(fl, size: size)
+        let image = pop(size)
+        guard protectedMode else {
+            setSegmentReal(Seg.cs, sel)
+            eip = offset & (size == 4 ? 0xFFFF_FFFF : 0xFFFF)
+            loadFlags(image, size: size)
+            return
+        }
+        if flags & F.nt != 0 { halt(.unsupported("IRET with NT set (task return) at \(locationDescription)")); return }
+        if image & F.vm != 0 && size == 4 { halt(.unsupported("IRET to virtual-8086 mode at \(locationDescription)")); return }
+        let outer = Int(sel & 3) > cpl
+        let newESP = outer ? pop(size) : 0
+        let newSS = outer ? UInt16(truncatingIfNeeded: pop(size)) : 0
+        // Which flags IRET may change depends on the privilege it returns from.
+        let fromCPL = cpl
+        guard loadCodeSegment(sel) else { return }
+        eip = offset & (size == 4 ? 0xFFFF_FFFF : 0xFFFF)
+        loadFlags(image, size: size, privilege: fromCPL)
+        if outer {
+            guard loadSegment(Seg.ss, newSS) else { return }
+            setReg(Reg.sp, stackBig ? 4 : 2, newESP)
+        }
     }
 
     /// Delivers interrupt `vector`. Software interrupts and traps return to `eip`;

@@ -51,14 +51,16 @@ extension CPU {
         return cc & 1 == 0 ? r : !r
     }
 
-    /// Writes FLAGS from POPF/IRET/SAHF-like sources, honouring the fixed and protected bits.
-    func loadFlags(_ v: UInt32, size: Int) {
+    /// Writes FLAGS from POPF/IRET-like sources, honouring the fixed and protected bits as
+    /// seen from privilege level `privilege` (the current one unless IRET says otherwise).
+    func loadFlags(_ v: UInt32, size: Int, privilege: Int? = nil) {
+        let level = privilege ?? cpl
         var writable: UInt32 = F.arith | F.tf | F.df | F.of | F.if | F.nt | F.iopl
         if model == .i8086 { writable &= 0x0FFF }
         if size == 4 { writable |= F.ac | F.id | F.rf }
         if protectedMode {
-            if cpl > 0 { writable &= ~F.iopl }
-            if cpl > Int((flags & F.iopl) >> 12) { writable &= ~F.if }
+            if level > 0 { writable &= ~F.iopl }
+            if level > Int((flags & F.iopl) >> 12) { writable &= ~F.if }
         }
         if size == 2 { writable &= 0xFFFF }
         flags = (flags & ~writable) | (v & writable) | 2
