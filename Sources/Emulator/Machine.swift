@@ -63,7 +63,8 @@ public final class Machine {
     public init(disk: BlockDevice, options: MachineOptions) throws {
         self.options = options
         memory = Memory(size: max(2, options.memoryMiB) << 20)
-        memory.a20Enabled = false
+        // SeaBIOS and most late BIOSes hand over with the A20 gate open.
+        memory.a20Enabled = true
         cpu = CPU(model: .i386, memory: memory, io: io)
         cpu.stopOnInvalidOpcode = true
         pit = PIT(pic: pic)
