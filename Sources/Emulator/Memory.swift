@@ -46,6 +46,11 @@ public final class Memory {
     }
 
     @inline(__always) public func write16(_ linear: UInt32, _ v: UInt16) {
+        let a = linear & a20Mask
+        if Int(a) + 1 < size && a & 0xFFFFF != 0xFFFFF && (a < romStart || a >= 0x10_0000) && a &+ 1 != romStart {
+            UnsafeMutableRawPointer(bytes + Int(a)).storeBytes(of: v, as: UInt16.self)
+            return
+        }
         write8(linear, UInt8(truncatingIfNeeded: v))
         write8(linear &+ 1, UInt8(truncatingIfNeeded: v >> 8))
     }
@@ -59,6 +64,11 @@ public final class Memory {
     }
 
     @inline(__always) public func write32(_ linear: UInt32, _ v: UInt32) {
+        let a = linear & a20Mask
+        if Int(a) + 3 < size && a & 0xFFFFF <= 0xFFFFC && (a < romStart &- 3 || a >= 0x10_0000) {
+            UnsafeMutableRawPointer(bytes + Int(a)).storeBytes(of: v, as: UInt32.self)
+            return
+        }
         write16(linear, UInt16(truncatingIfNeeded: v))
         write16(linear &+ 2, UInt16(truncatingIfNeeded: v >> 16))
     }

@@ -130,16 +130,20 @@ extension CPU {
         switch size {
         case 1: return UInt32(mem.read8(base &+ off))
         case 2:
-            if off & 0xFFFF == 0xFFFF && !adSize32 {
-                return UInt32(mem.read8(base &+ off)) | UInt32(mem.read8(base &+ nextOff(off, 1))) << 8
-            }
+            if off & 0xFFFF == 0xFFFF && !adSize32 { return readWrapping(seg, off, size) }
             return UInt32(mem.read16(base &+ off))
         default:
-            if off & 0xFFFF > 0xFFFC && !adSize32 {
-                return read(seg, off, 2) | read(seg, nextOff(off, 2), 2) << 16
-            }
+            if off & 0xFFFF > 0xFFFC && !adSize32 { return readWrapping(seg, off, size) }
             return mem.read32(base &+ off)
         }
+    }
+
+    /// A 16-bit-addressed access that runs past offset FFFF continues at offset 0.
+    @inline(never) func readWrapping(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
+        let base = segBase[seg]
+        var v: UInt32 = 0
+        for i in 0..<UInt32(size) { v |= UInt32(mem.read8(base &+ ((off &+ i) & 0xFFFF))) << (8 * i) }
+        return v
     }
 
     @inline(__always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
@@ -150,16 +154,17 @@ extension CPU {
         switch size {
         case 1: mem.write8(base &+ off, UInt8(truncatingIfNeeded: v))
         case 2:
-            mem.write8(base &+ off, UInt8(truncatingIfNeeded: v))
-            mem.write8(base &+ nextOff(off, 1), UInt8(truncatingIfNeeded: v >> 8))
+            if off & 0xFFFF == 0xFFFF && !adSize32 { writeWrapping(seg, off, size, v); return }
+            mem.write16(base &+ off, UInt16(truncatingIfNeeded: v))
         default:
-            if off & 0xFFFF > 0xFFFC && !adSize32 {
-                write(seg, off, 2, v)
-                write(seg, nextOff(off, 2), 2, v >> 16)
-            } else {
-                mem.write32(base &+ off, v)
-            }
+            if off & 0xFFFF > 0xFFFC && !adSize32 { writeWrapping(seg, off, size, v); return }
+            mem.write32(base &+ off, v)
         }
+    }
+
+    @inline(never) func writeWrapping(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
+        let base = segBase[seg]
+        for i in 0..<UInt32(size) { mem.write8(base &+ ((off &+ i) & 0xFFFF), UInt8(truncatingIfNeeded: v >> (8 * i))) }
     }
 
     // MARK: the r/m operand
