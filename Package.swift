@@ -25,7 +25,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
-        .testTarget(name: "InteropTests", dependencies: ["ImageFormat"]),
+        .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "ImageFormat", "CZlib"]),
     ]
 )

@@ -40,7 +40,11 @@ extension Qcow2Image {
     /// when the data fits there or the clusters after it can be allocated contiguously.
     func allocateCompressedBytes(_ size: Int) throws -> UInt64 {
         let cs = UInt64(clusterSize)
-        if freeByteOffset != 0, try refcount(ofCluster: clusterIndex(freeByteOffset)) == 0 { freeByteOffset = 0 }
+        // A freed cluster may have been reused; a full refcount cannot take one more sharer.
+        if freeByteOffset != 0 {
+            let count = try refcount(ofCluster: clusterIndex(freeByteOffset))
+            if count == 0 || count == refcountWidth.maxValue { freeByteOffset = 0 }
+        }
         if freeByteOffset != 0 {
             let start = freeByteOffset
             let room = cs - (start % cs)

@@ -40,6 +40,8 @@ public final class Qcow2Image: BlockDevice {
     let refcountCache: MetadataCache
     /// Lowest cluster index that may be free.
     var freeClusterHint: UInt64 = 0
+    /// Where multi-cluster searches start: the end of the last such allocation.
+    var appendHint: UInt64 = 0
     /// Where the next compressed cluster can be packed, 0 when a new cluster is needed.
     var freeByteOffset: UInt64 = 0
     /// Clusters whose references were dropped but whose refcount decrement must wait until

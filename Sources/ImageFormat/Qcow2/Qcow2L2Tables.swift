@@ -48,11 +48,38 @@ extension Qcow2Image {
         return (Int(cluster / UInt64(l2Entries)), Int(cluster % UInt64(l2Entries)))
     }
 
-    /// The L2 entry for a guest offset (unallocated L2 table reads as entry 0).
+    /// The L2 entry for a guest offset (unallocated L2 table reads as entry 0), validated.
     func lookup(_ guestOffset: UInt64) throws -> (entry: UInt64, bitmap: UInt64) {
         let pos = l2Position(guestOffset)
         guard let table = try l2TableOffset(l1Index: pos.l1) else { return (0, 0) }
-        return l2Entry(slot: try l2Slot(table), index: pos.l2)
+        return try validatedL2Entry(slot: try l2Slot(table), index: pos.l2)
+    }
+
+    /// An L2 entry after the checks QEMU applies before using one: data clusters aligned,
+    /// subcluster bitmaps consistent. A bad entry is an error naming the table and index.
+    func validatedL2Entry(slot: Int, index: Int) throws -> (entry: UInt64, bitmap: UInt64) {
+        let (entry, bitmap) = l2Entry(slot: slot, index: index)
+        let table = l2Cache.key(slot)
+        let where_ = "(L2 offset: 0x\(String(table, radix: 16)), L2 index: \(index))"
+        if entry & EntryBits.compressed != 0 {
+            if extendedL2 && bitmap != 0 {
+                throw corrupt("L2 table", table + UInt64(index * l2EntrySize), "compressed cluster with a subcluster bitmap \(where_)")
+            }
+            return (entry, bitmap)
+        }
+        let host = entry & EntryBits.offsetMask
+        if offsetInCluster(host) != 0 {
+            throw corrupt("L2 table", table + UInt64(index * l2EntrySize),
+                          "Cluster allocation offset 0x\(String(host, radix: 16)) unaligned \(where_)")
+        }
+        if extendedL2 {
+            let allocated = bitmap & 0xFFFF_FFFF, zero = bitmap >> 32
+            if allocated & zero != 0 || (host == 0 && allocated != 0) {
+                throw corrupt("L2 table", table + UInt64(index * l2EntrySize),
+                              "invalid subcluster bitmap 0x\(String(bitmap, radix: 16)) \(where_)")
+            }
+        }
+        return (entry, bitmap)
     }
 
     /// A writable L2 table for L1 index `i`: allocated if missing, copied if shared with a

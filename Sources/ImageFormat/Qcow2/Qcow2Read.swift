@@ -19,10 +19,6 @@ extension Qcow2Image {
         if case let .compressed(host, size) = kind {
             try body(offset, length, .compressed(host: host, size: size)); return
         }
-        if entry & EntryBits.compressed == 0, entry & EntryBits.offsetMask != 0,
-           offsetInCluster(entry & EntryBits.offsetMask) != 0 || entry & EntryBits.offsetMask & 0xFF00_0000_0000_0000 != 0 {
-            throw corrupt("L2 table", 0, "cluster allocation offset 0x\(String(entry & EntryBits.offsetMask, radix: 16)) unaligned (guest offset \(offset))")
-        }
         guard extendedL2 else {
             switch kind {
             case .normal(let host): try body(offset, length, .data(host: host + UInt64(inCluster)))

@@ -75,14 +75,83 @@ extension Qcow2Image {
         }
     }
 
-    /// Allocates `n` contiguous free clusters and sets their refcounts to one.
+    /// Allocates `n` contiguous free clusters and sets their refcounts to one. When the run
+    /// lies where refcount blocks are missing, the missing blocks are placed at the start of
+    /// a longer free run and the data follows them, so one allocation creates its blocks in
+    /// one step (each new block counts itself and its neighbours).
     func allocateClusters(_ n: UInt64) throws -> UInt64 {
         precondition(n > 0)
-        var start = max(freeClusterHint, 1)
+        while true {
+            var extra: UInt64 = 0
+            var run = try findFreeRun(n)
+            var missing = try missingBlocks(run.start..<(run.start + n))
+            while UInt64(missing.count) != extra {
+                extra = UInt64(missing.count)
+                run = try findFreeRun(n + extra)
+                missing = try missingBlocks(run.start..<(run.start + n + extra))
+            }
+            let start = run.start
+            guard let bytes = checkedMul(start + n + extra, UInt64(clusterSize)), bytes <= (1 << 56) else {
+                throw ImageError.invalidArgument("'\(filename)': image would grow past the qcow2 offset limit")
+            }
+            if let last = missing.last, last >= refcountTable.count {
+                try growRefcountTable(toInclude: last, inFlight: 0..<0)
+                continue  // the new table took clusters; search again
+            }
+            if !missing.isEmpty { try createRefcountBlocks(missing, at: start) }
+            let dataStart = start + extra
+            try updateRefcounts(first: dataStart, count: n, delta: 1)
+            // Clusters from the search origin up to the first free one are in use, and the
+            // run just taken is too: the next single-cluster search may start past them.
+            if run.searchedFrom == max(freeClusterHint, 1) {
+                freeClusterHint = run.firstFree == start ? dataStart + n : run.firstFree
+            }
+            if n > 1 { appendHint = dataStart + n }
+            return dataStart << UInt64(clusterBits)
+        }
+    }
+
+    /// Block indices with no refcount block among those describing `range`, ascending.
+    func missingBlocks(_ range: Range<UInt64>) throws -> [Int] {
+        let epb = UInt64(refcountEntriesPerBlock)
+        var result: [Int] = []
+        for b in Int(range.lowerBound / epb)...Int((range.upperBound - 1) / epb) where try refcountBlockSlot(b) == nil {
+            result.append(b)
+        }
+        return result
+    }
+
+    /// Writes new refcount blocks for `indices` into consecutive free clusters from `start`,
+    /// each counting whichever of those clusters fall in its range; then links them.
+    func createRefcountBlocks(_ indices: [Int], at start: UInt64) throws {
+        let epb = UInt64(refcountEntriesPerBlock)
+        let places = (0..<UInt64(indices.count)).map { start + $0 }
+        for (b, place) in zip(indices, places) {
+            var block = [UInt8](repeating: 0, count: clusterSize)
+            block.withUnsafeMutableBytes { buf in
+                for p in places where p / epb == UInt64(b) { refcountWidth.set(buf, Int(p % epb), 1) }
+            }
+            try writeMetadata(block, at: place << UInt64(clusterBits), ignoring: [.refcountBlock])
+        }
+        try syncUnlessLazy()
+        for (b, place) in zip(indices, places) { try setRefcountTableEntry(b, place << UInt64(clusterBits)) }
+        for p in places where !indices.contains(Int(p / epb)) {
+            try updateRefcounts(first: p, count: 1, delta: 1)
+        }
+    }
+
+    /// First run of `n` clusters with refcount zero, and the first free cluster seen on the
+    /// way. Single clusters fill holes from the free hint; longer runs are searched from
+    /// where the last one ended, so large images do not rescan their whole start each time.
+    func findFreeRun(_ n: UInt64) throws -> (start: UInt64, firstFree: UInt64, searchedFrom: UInt64) {
+        let origin = max(n == 1 ? freeClusterHint : max(freeClusterHint, appendHint), 1)
+        var start = origin
+        var firstFree: UInt64?
         var run: UInt64 = 0
         var c = start
         while run < n {
             if try refcount(ofCluster: c) == 0 {
+                if firstFree == nil { firstFree = c }
                 run += 1
             } else {
                 run = 0
@@ -90,12 +159,7 @@ extension Qcow2Image {
             }
             c += 1
         }
-        guard let bytes = checkedMul(start + n, UInt64(clusterSize)), bytes <= (1 << 56) else {
-            throw ImageError.invalidArgument("'\(filename)': image would grow past the qcow2 offset limit")
-        }
-        try updateRefcounts(first: start, count: n, delta: 1, inFlight: start..<(start + n))
-        if freeClusterHint == start { freeClusterHint = start + n }
-        return start << UInt64(clusterBits)
+        return (start, firstFree ?? start, origin)
     }
 
     /// Creates refcount block `b`, placed inside the range it describes (so it counts
@@ -109,7 +173,9 @@ extension Qcow2Image {
         let epb = UInt64(refcountEntriesPerBlock)
         var place = UInt64(b) * epb
         while inFlight.contains(place) { place += 1 }
-        precondition(place < UInt64(b + 1) * epb, "a refcount block range cannot be entirely in flight")
+        guard place < UInt64(b + 1) * epb else {
+            throw ImageError.invalidArgument("'\(filename)': no room for refcount block \(b) outside the clusters being allocated")
+        }
         var block = [UInt8](repeating: 0, count: clusterSize)
         block.withUnsafeMutableBytes { refcountWidth.set($0, Int(place % epb), 1) }
         let offset = place << UInt64(clusterBits)

@@ -30,7 +30,7 @@ extension Qcow2Image {
         let limit = min(data.count / clusterSize, l2Entries - l2Index)
         var n = 0
         while n < limit {
-            let (entry, _) = l2Entry(slot: slot, index: l2Index + n)
+            let (entry, _) = try validatedL2Entry(slot: slot, index: l2Index + n)
             if entry & EntryBits.copied != 0 && entry & EntryBits.compressed == 0 { break }
             n += 1
         }
@@ -53,7 +53,7 @@ extension Qcow2Image {
     func writeWithinCluster(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws {
         let (l1Index, l2Index) = l2Position(offset)
         var slot = try writableL2Slot(l1Index: l1Index)
-        let (entry, bitmap) = l2Entry(slot: slot, index: l2Index)
+        let (entry, bitmap) = try validatedL2Entry(slot: slot, index: l2Index)
         let inCluster = offsetInCluster(offset)
         let clusterStart = offset - UInt64(inCluster)
         let host = entry & EntryBits.offsetMask
@@ -184,7 +184,7 @@ extension Qcow2Image {
     func zeroCluster(at offset: UInt64, mayUnmap: Bool) throws {
         let (l1Index, l2Index) = l2Position(offset)
         let slot = try writableL2Slot(l1Index: l1Index)
-        let (entry, _) = l2Entry(slot: slot, index: l2Index)
+        let (entry, _) = try validatedL2Entry(slot: slot, index: l2Index)
         let host = entry & EntryBits.offsetMask
         let owned = entry & EntryBits.copied != 0 && entry & EntryBits.compressed == 0 && host != 0
         if extendedL2 {

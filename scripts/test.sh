@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The quick start's second command: installs what the tests need, builds, runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh qemu-utils
+swift build --build-tests
+# XCTest only: the package has no Swift Testing tests, whose empty summary would read as "no tests".
+swift test --skip-build --disable-swift-testing 2>&1 | tee /tmp/img-test-output.txt
+status=${PIPESTATUS[0]}
+summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" /tmp/img-test-output.txt | tail -1 || true)
+if [ -n "$summary" ]; then
+  total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+  failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+  echo "tests: $((total - failed)) passed, $failed failed"
+fi
+exit "$status"
