@@ -23,6 +23,11 @@ extension BIOS {
         mem.bytes[0x488] = 0xF9
         mem.bytes[0x489] = 0x51
         mem.bytes[0x496] = 0x10
+        // The tick counter starts at the RTC's time of day, as POST sets it.
+        let cmos = machine.cmos
+        func decimal(_ bcd: UInt8) -> UInt32 { UInt32(bcd >> 4) * 10 + UInt32(bcd & 0xF) }
+        let seconds = decimal(cmos.read(0x04)) * 3600 + decimal(cmos.read(0x02)) * 60 + decimal(cmos.read(0x00))
+        mem.write32(0x46C, UInt32(UInt64(seconds) * 1_193_182 / 65536))
         let ebda = Int(BIOS.ebdaSegment) << 4
         for a in ebda..<ebda + 0x400 { mem.bytes[a] = 0 }
         mem.bytes[ebda] = 1 // size in KiB
