@@ -202,7 +202,7 @@ public final class Machine {
         if let o = outcome { return o }
         switch s {
         case .debugExit(let v): return .debugExit(v)
-        case .tripleFault(let m), .unsupported(let m), .haltedWithInterruptsOff(let m): return .guestFailed(m)
+        case .tripleFault(let m), .unsupported(let m): return .guestFailed(m)
         case .requested: return .guestFailed("stopped")
         }
     }

@@ -6,7 +6,6 @@ public enum CPUModel: Sendable { case i8086, i386 }
 public enum StopReason: Equatable, Sendable {
     case tripleFault(String)
     case unsupported(String)
-    case haltedWithInterruptsOff(String)
     case debugExit(Int32)
     case requested
 }
