@@ -2,32 +2,22 @@ import Foundation
 import XCTest
 
 /// Rung 3: real boot code from Debian. install-mbr's MBR on a partitioned disk chainloading
-/// our own VBR, and memtest86+'s loader booted from a floppy. QEMU boots the same images
-/// and must show the same markers.
+/// our own VBR, and memtest86+'s loader booted from a floppy (images from the scripts in
+/// testdata/boot). QEMU boots the same images and must show the same markers.
 final class BootRung3Tests: XCTestCase {
     private var dir: URL!
 
     override func setUpWithError() throws { dir = try Tools.makeTempDir() }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    /// An 8 MiB disk: one active partition at LBA 2048 holding vbr.asm, MBR code from install-mbr.
-    private func mbrImage() throws -> URL {
-        let url = dir.appendingPathComponent("mbr.raw")
-        var disk = [UInt8](repeating: 0, count: 8 << 20)
-        let entry: [UInt8] = [0x80, 0xFE, 0xFF, 0xFF, 0x83, 0xFE, 0xFF, 0xFF] + le32(2048) + le32(UInt32(disk.count / 512 - 2048))
-        disk.replaceSubrange(0x1BE..<0x1CE, with: entry)
-        disk[510] = 0x55; disk[511] = 0xAA
-        let vbr = try Tools.assemble("vbr", into: dir)
-        disk.replaceSubrange(2048 * 512..<2049 * 512, with: vbr)
-        try Data(disk).write(to: url)
-        try Tools.run("install-mbr", [url.path])
-        return url
+    private func build(_ script: String, _ name: String) throws -> URL {
+        let image = dir.appendingPathComponent(name)
+        try Tools.run("sh", [TestPaths.bootData.appendingPathComponent(script).path, image.path])
+        return image
     }
 
-    private func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
-
     func testInstallMBRChainloadsOurVBR() throws {
-        let image = try mbrImage()
+        let image = try build("make-mbr-image.sh", "mbr.raw")
         let marker = "VBR CHAINLOADED from LBA 0x00000800"
         let r = try Tools.boot(["--screen", "--timeout", "60", image.path])
         XCTAssertEqual(r.status, 35, r.stderr)
@@ -38,9 +28,7 @@ final class BootRung3Tests: XCTestCase {
     }
 
     func testMemtestLoaderFromFloppy() throws {
-        let image = dir.appendingPathComponent("memtest.flp")
-        try FileManager.default.copyItem(atPath: "/boot/memtest86+ia32.bin", toPath: image.path)
-        try Tools.run("truncate", ["-s", "1474560", image.path])
+        let image = try build("make-memtest-floppy.sh", "memtest.flp")
         let before = try Tools.sha256(image)
         let marker = "Loading Memtest86+"
         let r = try Tools.boot(["--floppy", "--expect", marker, "--timeout", "60", image.path])
