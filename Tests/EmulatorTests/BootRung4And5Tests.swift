@@ -45,4 +45,16 @@ final class BootRung4And5Tests: XCTestCase {
         let q = try QEMUReference.boot(image: image, floppy: false, marker: marker, in: dir)
         XCTAssertTrue(q.found, "QEMU did not show the marker; screen:\n\(q.screen)")
     }
+
+    /// Beyond the rung: GRUB in normal mode loads its modules and grub.cfg from a FAT
+    /// partition through int 13h and draws its menu.
+    func testGrubNormalModeShowsMenuFromFAT() throws {
+        let marker = "RUNG5 menu entry from grub.cfg"
+        let image = try build("make-grub-menu-image", marker: marker)
+        let r = try Tools.boot(["--expect", marker, "--screen", "--timeout", "120", image.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("GNU GRUB  version"), r.stdout)
+        let q = try QEMUReference.boot(image: image, floppy: false, marker: marker, in: dir)
+        XCTAssertTrue(q.found, "QEMU did not show the marker; screen:\n\(q.screen)")
+    }
 }
