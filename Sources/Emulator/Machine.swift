@@ -55,7 +55,7 @@ public final class Machine {
     private var outcome: RunOutcome?
     private var outputChanged = false
     private var skippedNanoseconds: UInt64 = 0
-    private let expectRegex: NSRegularExpression?
+    private let matcher: OutputMatcher
     /// Virtual time runs at 100 ns per instruction (a 10 MIPS, 386-class machine): timer-driven
     /// waits in boot menus then cost few host instructions.
     static let nanosecondsPerInstruction: UInt64 = 100
@@ -76,11 +76,8 @@ public final class Machine {
         keyboardController = KeyboardController(memory: memory)
         systemControl = SystemControlPort(memory: memory)
         vga = VGAText(memory: memory)
-        if let re = options.expectRegex {
-            expectRegex = try NSRegularExpression(pattern: re)
-        } else {
-            expectRegex = nil
-        }
+        let regex = try options.expectRegex.map { try NSRegularExpression(pattern: $0) }
+        matcher = OutputMatcher(expect: options.expect, expectRegex: regex)
         wireDevices()
         bios = BIOS(machine: self)
         cpu.trapHandler = bios
@@ -216,14 +213,12 @@ public final class Machine {
     }
 
     private func matchExpected(includeScreen: Bool) -> String? {
-        if options.expect == nil && expectRegex == nil { return nil }
-        let text = transcript(includeScreen: includeScreen)
-        if let e = options.expect, text.contains(e) { return e }
-        if let re = expectRegex, let m = re.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-           let r = Range(m.range, in: text) {
-            return String(text[r])
+        guard matcher.isActive else { return nil }
+        if let m = matcher.check(serialOutput, id: 0) ?? matcher.check(debugPorts.console, id: 1)
+            ?? matcher.check(consoleOutput, id: 2) {
+            return m
         }
-        return nil
+        return includeScreen ? matcher.check(snapshot: vga.screenText()) : nil
     }
 
     /// Checks the final state once more (for text that appeared in the last slice).
