@@ -48,11 +48,27 @@ struct ImageOptions: ParsableArguments {
     @Flag(name: .customShort("U"), help: "Open the image read-only without taking QEMU's write lock (force share).")
     var forceShare = false
 
-    func open(_ path: String, writable: Bool = false) throws -> BlockDevice {
+    @Flag(name: .customLong("image-opts"),
+          help: "FILE is an option string: driver=qcow2,file.filename=PATH,overlap-check=MODE,l2-cache-size=N,...")
+    var imageOpts = false
+
+    /// Opens FILE (or the image an --image-opts string names).
+    func open(_ file: String, writable: Bool = false) throws -> BlockDevice {
         if forceShare && writable {
             throw CLIError("force-share=on can only be used with read-only images")
         }
-        return try openImage(path: path, format: format, writable: writable, forceShare: forceShare)
+        var options = ImageOpenOptions()
+        options.writable = writable
+        options.forceShare = forceShare
+        var path = file
+        var fmt = format
+        if imageOpts {
+            let parsed = try ImageOptionsString.parse(file)
+            path = parsed.path
+            fmt = parsed.format ?? format
+            options.qcow2 = parsed.options
+        }
+        return try openImage(path: path, format: fmt, options: options)
     }
 }
 

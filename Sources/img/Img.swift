@@ -6,6 +6,6 @@ struct Img: ParsableCommand {
         commandName: "img",
         abstract: "Check, repair, convert and boot virtual-machine disk images (qcow2, raw).",
         version: "0.1.0",
-        subcommands: [Create.self, Info.self, Map.self, Io.self, Boot.self]
+        subcommands: [Create.self, Info.self, Map.self, Io.self, Bench.self, Boot.self]
     )
 }

@@ -10,22 +10,18 @@ struct Io: ParsableCommand {
         discard [-q] OFF LEN; flush; map; info. Offsets and lengths take k, M, G suffixes.
         """)
 
-    @Option(name: .customShort("f"), help: "Image format; probed when omitted.")
-    var format: String?
+    @OptionGroup var image: ImageOptions
     @Option(name: .customShort("c"), parsing: .singleValue, help: "A command to run (repeatable).")
     var commands: [String] = []
     @Flag(name: .customShort("r"), help: "Open read-only.")
     var readOnly = false
-    @Flag(name: .customShort("U"), help: "Force share (read-only without the write lock).")
-    var forceShare = false
     @Argument(help: "The image file.")
     var filename: String
 
     func run() throws {
         var failed = false
         try runReportingErrors {
-            let writable = !readOnly && !forceShare
-            let device = try openImage(path: filename, format: format, writable: writable, forceShare: forceShare)
+            let device = try image.open(filename, writable: !readOnly && !image.forceShare)
             let shell = IoShell(device: device)
             for command in commands {
                 if !shell.execute(command) { failed = true }

@@ -11,10 +11,25 @@ import Darwin
 private let seekData: Int32 = 3
 private let seekHole: Int32 = 4
 
+/// Sees every host write, sync, truncate and read before it happens, and may fail it.
+/// The reliability harness records crash points and injects I/O errors through this seam.
+public protocol HostFileObserver: AnyObject {
+    func willWrite(_ file: HostFile, offset: UInt64, bytes: UnsafeRawBufferPointer) throws
+    func willSync(_ file: HostFile) throws
+    func willTruncate(_ file: HostFile, to length: UInt64) throws
+    func willRead(_ file: HostFile, offset: UInt64, count: Int) throws
+    /// A range about to read as zero through hole punching.
+    func willDeallocate(_ file: HostFile, offset: UInt64, length: UInt64) throws
+}
+
 public final class HostFile {
     public let path: String
-    public let fd: Int32
+    public private(set) var fd: Int32
     public let writable: Bool
+    /// Observer of this file's I/O; new files take `HostFile.observerForNewFiles`.
+    public var observer: HostFileObserver?
+    /// Set by test harnesses before opening images; nil in normal use.
+    nonisolated(unsafe) public static var observerForNewFiles: HostFileObserver?
 
     public enum Mode { case readOnly, readWrite, create }
 
@@ -36,13 +51,22 @@ public final class HostFile {
         }
         self.fd = fd
         self.writable = mode != .readOnly
+        self.observer = HostFile.observerForNewFiles
     }
 
-    deinit { close(fd) }
+    deinit { closeDescriptor() }
+
+    /// Closes the descriptor now, releasing its locks; later I/O fails with EBADF.
+    public func closeDescriptor() {
+        guard fd >= 0 else { return }
+        close(fd)
+        fd = -1
+    }
 
     /// Reads exactly `count` bytes at `offset`; bytes past the end of the file read as zero
     /// (a qcow2 file's last cluster may be short, as QEMU allows).
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
+        try observer?.willRead(self, offset: offset, count: buffer.count)
         var done = 0
         while done < buffer.count {
             let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
@@ -66,6 +90,7 @@ public final class HostFile {
 
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: UInt64) throws {
         guard writable else { throw ImageError.readOnly(path: path) }
+        try observer?.willWrite(self, offset: offset, bytes: buffer)
         var done = 0
         while done < buffer.count {
             let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
@@ -82,6 +107,7 @@ public final class HostFile {
     }
 
     public func sync() throws {
+        try observer?.willSync(self)
         var r: Int32
         repeat { r = fsync(fd) } while r < 0 && errno == EINTR
         if r < 0 { throw ImageError.io(path: path, operation: "flush", errno: errno) }
@@ -106,6 +132,7 @@ public final class HostFile {
 
     public func truncate(to length: UInt64) throws {
         guard writable else { throw ImageError.readOnly(path: path) }
+        try observer?.willTruncate(self, to: length)
         var r: Int32
         repeat { r = ftruncate(fd, off_t(length)) } while r < 0 && errno == EINTR
         if r < 0 { throw ImageError.io(path: path, operation: "truncate", errno: errno) }
@@ -140,6 +167,7 @@ public final class HostFile {
     /// Deallocates a range so it reads as zero (used by raw discard / write-zeroes).
     public func punchHole(offset: UInt64, length: UInt64) throws -> Bool {
         let FALLOC_FL_KEEP_SIZE: Int32 = 1, FALLOC_FL_PUNCH_HOLE: Int32 = 2
+        try observer?.willDeallocate(self, offset: offset, length: length)
         var r: Int32
         repeat {
             r = img_fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, Int64(offset), Int64(length))

@@ -16,7 +16,10 @@ extension Qcow2Image {
 
     public func close() throws {
         guard !closed else { return }
-        defer { closed = true }
+        defer {
+            closed = true
+            file.closeDescriptor()
+        }
         if options.writable && !markedCorrupt {
             try flush()
             if dirtyBitSet {

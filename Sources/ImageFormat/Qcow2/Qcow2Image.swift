@@ -12,7 +12,14 @@ public final class Qcow2Image: BlockDevice {
     public package(set) var extensions: [HeaderExtension]
     public package(set) var backingFileName: String?
     public package(set) var backing: BlockDevice?
-    public package(set) var snapshots: [Qcow2Snapshot]
+    public package(set) var snapshots: [Qcow2Snapshot] {
+        didSet {
+            metadataIndex.inactiveValid = false
+            snapshotTableBytes = UInt64(Qcow2Snapshot.tableSize(snapshots))
+        }
+    }
+    /// Bytes of the snapshot table, kept with `snapshots` (read by every overlap check).
+    var snapshotTableBytes: UInt64 = 0
     package var options: Qcow2OpenOptions
 
     let clusterBits: Int
@@ -30,8 +37,15 @@ public final class Qcow2Image: BlockDevice {
     public var compressionType: Qcow2Feature.CompressionType
 
     /// The active L1 table, authoritative in memory; every change is written through.
-    package var l1: [UInt64]
-    package var refcountTable: [UInt64]
+    /// A change outside `setL1Entry` marks the metadata index's active-L2 part stale.
+    package var l1: [UInt64] { didSet { if !indexKeptByCaller { metadataIndex.activeValid = false } } }
+    package var refcountTable: [UInt64] {
+        didSet { if !indexKeptByCaller { metadataIndex.refcountValid = false; recomputeRefcountTableMaxIndex() } }
+    }
+    /// Host clusters holding L2 tables and refcount blocks, for O(1) overlap checks.
+    package var metadataIndex = MetadataIndex()
+    /// Set while a mutation path updates `metadataIndex` itself.
+    var indexKeptByCaller = false
     /// Index of the last non-zero refcount-table entry (-1 when none), kept current on every
     /// change of the table so the refcount-block overlap check scans only the used part.
     package var refcountTableMaxIndex = -1
@@ -84,6 +98,7 @@ public final class Qcow2Image: BlockDevice {
         refcountCache = MetadataCache(tableSize: clusterSize,
                                       capacity: min(max(rcBytes / clusterSize, 4), max(refcountTable.count, 4)))
         recomputeRefcountTableMaxIndex()
+        snapshotTableBytes = UInt64(Qcow2Snapshot.tableSize(snapshots))
     }
 
     // MARK: geometry

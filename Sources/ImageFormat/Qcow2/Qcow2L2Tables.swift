@@ -114,7 +114,10 @@ extension Qcow2Image {
         var bytes = [UInt8](repeating: 0, count: 8)
         bytes.setBE(value, at: 0)
         try writeMetadata(bytes, at: header.l1TableOffset + UInt64(i) * 8, ignoring: [.activeL1])
+        indexL1Change(old: l1[i], new: value)
+        indexKeptByCaller = true
         l1[i] = value
+        indexKeptByCaller = false
     }
 
     /// Writes a dirty L2 table back. Refcounts of what it references go first.

@@ -20,42 +20,62 @@ extension Qcow2Image {
         throw ImageError.overlap(path: filename, structure: hit.name, offset: offset, length: length)
     }
 
-    /// The first structure (in QEMU's order) that the range overlaps, or nil.
+    /// The first structure, in QEMU's order, that the range overlaps, or nil.
     package func firstOverlap(offset: UInt64, length: UInt64, ignoring: Set<MetadataStructure>) -> MetadataStructure? {
         guard length > 0 else { return nil }
         let checks = options.overlapCheck.enabled.subtracting(ignoring)
         if checks.isEmpty { return nil }
         let end = offset + length
         let cs = UInt64(clusterSize)
+        // Cluster-granular, as QEMU compares whole clusters.
+        let firstCluster = offset >> UInt64(clusterBits)
+        let lastCluster = (end - 1) >> UInt64(clusterBits)
         func hits(_ start: UInt64, _ size: UInt64) -> Bool { size > 0 && start < end && offset < start + size }
-        // Cluster-granular comparison, as QEMU's check works on whole clusters.
-        let firstCluster = offset & ~(cs - 1), endCluster = alignUp(end, cs)
-        func hitsCluster(_ start: UInt64) -> Bool { start != 0 && start >= firstCluster && start < endCluster }
+        func hitsCluster(_ start: UInt64) -> Bool {
+            start != 0 && (firstCluster...lastCluster).contains(start >> UInt64(clusterBits))
+        }
+        let useIndex = options.overlapScan == .index
+        if useIndex && !checks.isDisjoint(with: [.activeL2, .refcountBlock, .inactiveL2]) { refreshMetadataIndex() }
+        func indexed(_ map: [UInt64: Int]) -> Bool {
+            var c = firstCluster
+            while c <= lastCluster { if map[c] != nil { return true }; c += 1 }
+            return false
+        }
 
         if checks.contains(.mainHeader) && offset < cs { return .mainHeader }
         if checks.contains(.activeL1) && hits(header.l1TableOffset, alignUp(UInt64(l1.count) * 8, cs)) { return .activeL1 }
+        if checks.contains(.activeL2) {
+            if useIndex ? indexed(metadataIndex.activeL2) : l1.contains(where: { hitsCluster($0 & EntryBits.offsetMask) }) {
+                return .activeL2
+            }
+        }
         if checks.contains(.refcountTable),
            hits(header.refcountTableOffset, UInt64(header.refcountTableClusters) * cs) { return .refcountTable }
-        if checks.contains(.snapshotTable), header.snapshotCount > 0,
-           hits(header.snapshotsOffset, alignUp(UInt64(Qcow2Snapshot.tableSize(snapshots)), cs)) { return .snapshotTable }
-        if checks.contains(.inactiveL1) {
-            for s in snapshots where hits(s.l1TableOffset, alignUp(UInt64(s.l1Size) * 8, cs)) { return .inactiveL1 }
-        }
-        if checks.contains(.activeL2) {
-            for e in l1 where hitsCluster(e & EntryBits.offsetMask) { return .activeL2 }
-        }
         if checks.contains(.refcountBlock) {
-            let last = options.overlapFullTableScan ? refcountTable.count - 1 : refcountTableMaxIndex
-            if last >= 0 {
-                for i in 0...last where hitsCluster(refcountTable[i] & ~EntryBits.refcountTableReserved) {
-                    return .refcountBlock
+            if useIndex {
+                if indexed(metadataIndex.refcountBlocks) { return .refcountBlock }
+            } else {
+                let last = options.overlapScan == .fullTable ? refcountTable.count - 1 : refcountTableMaxIndex
+                if last >= 0 {
+                    for i in 0...last where hitsCluster(refcountTable[i] & ~EntryBits.refcountTableReserved) {
+                        return .refcountBlock
+                    }
                 }
             }
         }
+        if checks.contains(.snapshotTable), header.snapshotCount > 0,
+           hits(header.snapshotsOffset, alignUp(snapshotTableBytes, cs)) { return .snapshotTable }
+        if checks.contains(.inactiveL1) {
+            for s in snapshots where hits(s.l1TableOffset, alignUp(UInt64(s.l1Size) * 8, cs)) { return .inactiveL1 }
+        }
         if checks.contains(.inactiveL2) {
-            for s in snapshots {
-                guard let table = try? Qcow2Image.readTable(file, offset: s.l1TableOffset, count: Int(s.l1Size)) else { continue }
-                for e in table where hitsCluster(e & EntryBits.offsetMask) { return .inactiveL2 }
+            if useIndex {
+                if indexed(metadataIndex.inactiveL2) { return .inactiveL2 }
+            } else {
+                for s in snapshots {
+                    guard let table = try? Qcow2Image.readTable(file, offset: s.l1TableOffset, count: Int(s.l1Size)) else { continue }
+                    if table.contains(where: { hitsCluster($0 & EntryBits.offsetMask) }) { return .inactiveL2 }
+                }
             }
         }
         if checks.contains(.bitmapDirectory), let dir = bitmapDirectoryRange(), hits(dir.offset, dir.length) {

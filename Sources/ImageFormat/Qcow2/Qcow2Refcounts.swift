@@ -188,8 +188,14 @@ extension Qcow2Image {
         var bytes = [UInt8](repeating: 0, count: 8)
         bytes.setBE(value, at: 0)
         try writeMetadata(bytes, at: header.refcountTableOffset + UInt64(b) * 8, ignoring: [.refcountTable])
+        indexRefcountTableChange(old: refcountTable[b], new: value)
+        indexKeptByCaller = true
         refcountTable[b] = value
-        if value != 0 { refcountTableMaxIndex = max(refcountTableMaxIndex, b) } else { recomputeRefcountTableMaxIndex() }
+        indexKeptByCaller = false
+        // The 2017 optimization: the last used entry moves only as far as this change needs.
+        if value != 0 { refcountTableMaxIndex = max(refcountTableMaxIndex, b) } else if b == refcountTableMaxIndex {
+            recomputeRefcountTableMaxIndex()
+        }
     }
 
     /// Replaces the refcount table by a larger one placed past everything in use, together

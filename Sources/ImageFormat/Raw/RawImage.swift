@@ -84,5 +84,5 @@ public final class RawImage: BlockDevice {
         virtualSize = size
     }
 
-    public func close() throws {}
+    public func close() throws { file.closeDescriptor() }
 }
