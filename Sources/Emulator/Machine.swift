@@ -204,14 +204,6 @@ public final class Machine {
         }
     }
 
-    /// All text the guest has shown so far, for matching.
-    public func transcript(includeScreen: Bool) -> String {
-        var parts = [String(decoding: serialOutput, as: UTF8.self), String(decoding: debugPorts.console, as: UTF8.self),
-                     String(decoding: consoleOutput, as: UTF8.self)]
-        if includeScreen { parts.append(vga.screenText()) }
-        return parts.joined(separator: "\n")
-    }
-
     private func matchExpected(includeScreen: Bool) -> String? {
         guard matcher.isActive else { return nil }
         if let m = matcher.check(serialOutput, id: 0) ?? matcher.check(debugPorts.console, id: 1)
