@@ -18,14 +18,17 @@ let package = Package(
                        providers: [.apt(["libzstd-dev"])]),
         .target(name: "CHost"),
         .target(name: "ImageFormat", dependencies: ["CZlib", "CZstd", "CHost"]),
+        .target(name: "Repair", dependencies: ["ImageFormat"]),
         .target(name: "Emulator", dependencies: ["ImageFormat"], swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
         .executableTarget(name: "img", dependencies: [
             "ImageFormat",
+            "Repair",
             "Emulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
         .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
+        .testTarget(name: "RepairTests", dependencies: ["Repair", "ImageFormat"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "ImageFormat", "CZlib"]),
     ]
 )

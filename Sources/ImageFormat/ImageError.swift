@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Every failure the format layer reports. Each case names the file and, where there is one,
 /// the on-disk structure and its offset, so a person can tell what is wrong and where.

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ImageFormat
 
 struct Bench: ParsableCommand {
@@ -66,7 +65,7 @@ struct Bench: ParsableCommand {
                 if flushInterval > 0 { print("Sending flush every \(flushInterval) requests") }
             }
             var buffer = [UInt8](repeating: UInt8(pattern), count: Int(size))
-            let began = DispatchTime.now().uptimeNanoseconds
+            let began = monotonicSeconds()
             var pos = start
             try buffer.withUnsafeMutableBytes { buf in
                 for i in 1...count {
@@ -81,8 +80,8 @@ struct Bench: ParsableCommand {
                     if pos + size > imageSize { pos = start == 0 ? 0 : start % imageSize; if pos + size > imageSize { pos = 0 } }
                 }
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
-            if !quiet { print(String(format: "Run completed in %3.3f seconds.", seconds)) }
+            let seconds = monotonicSeconds() - began
+            if !quiet { print(cFormat("Run completed in %3.3f seconds.", seconds)) }
         }
     }
 }

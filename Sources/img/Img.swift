@@ -1,4 +1,5 @@
 import ArgumentParser
+import Repair
 
 @main
 struct Img: ParsableCommand {
@@ -6,6 +7,13 @@ struct Img: ParsableCommand {
         commandName: "img",
         abstract: "Check, repair, convert and boot virtual-machine disk images (qcow2, raw).",
         version: "0.1.0",
-        subcommands: [Create.self, Info.self, Map.self, Io.self, Bench.self, Boot.self]
+        subcommands: [Create.self, Info.self, Map.self, Io.self, Check.self, Bench.self, Boot.self]
     )
+
+    /// Installs process-wide hooks before any command runs: a dirty lazy-refcounts image
+    /// opened read-write is repaired as QEMU does.
+    static func main() {
+        DirtyImageRepair.install()
+        main(nil)
+    }
 }

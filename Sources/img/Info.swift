@@ -103,7 +103,7 @@ struct ImageInfoReport {
         if let data = formatSpecific() {
             lines.append("Format specific information:")
             for (key, value) in data {
-                lines.append("    \(key.replacingOccurrences(of: "-", with: " ")): \(value.compact().replacingOccurrences(of: "\"", with: ""))")
+                lines.append("    \(key.replacing("-", with: " ")): \(value.compact().replacing("\"", with: ""))")
             }
         }
         return lines.joined(separator: "\n")

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import ImageFormat
 
 struct Io: ParsableCommand {
@@ -100,19 +99,19 @@ final class IoShell {
         return (off, Int(len))
     }
 
-    private func report(_ verb: String, _ offset: UInt64, _ count: Int, start: Date, quiet: Bool) {
+    private func report(_ verb: String, _ offset: UInt64, _ count: Int, start: Double, quiet: Bool) {
         guard !quiet else { return }
-        let seconds = max(Date().timeIntervalSince(start), 1e-9)
+        let seconds = max(monotonicSeconds() - start, 1e-9)
         print("\(verb) \(count)/\(count) bytes at offset \(offset)")
         let rate = ioSize(Double(count) / seconds)
         let whole = Int(seconds)
         let frac = Int((seconds - Double(whole)) * 100)
-        print("\(ioSize(Double(count))), 1 ops; \(String(format: "%02d.%02d", whole, frac)) sec (\(rate)/sec and \(String(format: "%.4f", 1 / seconds)) ops/sec)")
+        print("\(ioSize(Double(count))), 1 ops; \(cFormat("%02d.%02d", whole, frac)) sec (\(rate)/sec and \(cFormat("%.4f", 1 / seconds)) ops/sec)")
     }
 
     private func read(_ flags: Flags) throws -> Bool {
         let (off, len) = try range(flags)
-        let start = Date()
+        let start = monotonicSeconds()
         let bytes = try device.read(count: len, at: off)
         var ok = true
         if let p = flags.pattern, let bad = bytes.firstIndex(where: { $0 != p }) {
@@ -127,7 +126,7 @@ final class IoShell {
 
     private func write(_ flags: Flags) throws -> Bool {
         let (off, len) = try range(flags)
-        let start = Date()
+        let start = monotonicSeconds()
         if flags.zero {
             try device.writeZeroes(at: off, length: UInt64(len), mayUnmap: flags.unmap)
         } else {
@@ -152,7 +151,7 @@ final class IoShell {
 
     private func discard(_ flags: Flags) throws -> Bool {
         let (off, len) = try range(flags)
-        let start = Date()
+        let start = monotonicSeconds()
         try device.discard(at: off, length: UInt64(len))
         report("discard", off, len, start: start, quiet: flags.quiet)
         return true
@@ -183,7 +182,7 @@ final class IoShell {
             if let data = ImageInfoReport(device: q).formatSpecific() {
                 print("Format specific information:")
                 for (key, value) in data {
-                    print("    \(key.replacingOccurrences(of: "-", with: " ")): \(value.compact().replacingOccurrences(of: "\"", with: ""))")
+                    print("    \(key.replacing("-", with: " ")): \(value.compact().replacing("\"", with: ""))")
                 }
             }
         }
@@ -194,9 +193,9 @@ final class IoShell {
         var i = 0
         while i < bytes.count {
             let chunk = bytes[i..<min(i + 16, bytes.count)]
-            let hexPart = chunk.map { String(format: "%02x", $0) }.joined(separator: " ")
+            let hexPart = chunk.map { cFormat("%02x", $0) }.joined(separator: " ")
             let text = String(chunk.map { (0x20..<0x7F).contains($0) ? Character(UnicodeScalar($0)) : "." })
-            print(String(format: "%08llx:  ", base + UInt64(i)) + hexPart + "  " + text)
+            print(cFormat("%08llx:  ", base + UInt64(i)) + hexPart + "  " + text)
             i += 16
         }
     }

@@ -1,5 +1,4 @@
 import ImageFormat
-import Foundation
 
 /// Sizes as qemu-img accepts them: a number with an optional k/K, M, G, T, P, E suffix
 /// (powers of 1024), optionally fractional ("1.5G"); a bare number is bytes.
@@ -57,7 +56,7 @@ func humanSize(_ value: UInt64) -> String {
 
 /// printf("%0.3g").
 func formatG3(_ v: Double) -> String {
-    String(format: "%0.3g", v)
+    cFormat("%0.3g", v)
 }
 
 /// qemu-io's cvtstr: three decimals, ".000" dropped, binary units.
@@ -68,7 +67,7 @@ func ioSize(_ value: Double) -> String {
     var suffix = " bytes"
     var v = value
     for (size, name) in units where value >= size { v = value / size; suffix = name; break }
-    var s = String(format: "%.3f", v)
+    var s = cFormat("%.3f", v)
     if s.hasSuffix(".000") { s.removeLast(4) }
     return s + suffix
 }

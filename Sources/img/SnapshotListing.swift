@@ -1,4 +1,3 @@
-import Foundation
 import ImageFormat
 
 /// The snapshot table as qemu-img prints it (info and snapshot -l share it).
@@ -7,16 +6,12 @@ enum SnapshotListing {
         + lpad("VM CLOCK", 13) + lpad("ICOUNT", 11)
 
     static func row(_ s: Qcow2Snapshot) -> String {
-        let date = Date(timeIntervalSince1970: TimeInterval(s.dateSeconds))
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        formatter.timeZone = TimeZone.current
         let clockMs = s.vmClockNanoseconds / 1_000_000
-        let clock = String(format: "%02llu:%02llu:%02llu.%03llu", clockMs / 3_600_000, (clockMs / 60_000) % 60,
+        let clock = cFormat("%02llu:%02llu:%02llu.%03llu", clockMs / 3_600_000, (clockMs / 60_000) % 60,
                            (clockMs / 1000) % 60, clockMs % 1000)
         let icount = s.icount.map { String($0) } ?? ""
         return pad(s.id, 9) + " " + pad(s.name, 16) + " " + lpad(humanSize(s.vmStateSizeLarge), 8)
-            + lpad(formatter.string(from: date), 20) + lpad(clock, 13) + lpad(icount, 11)
+            + lpad(localDateString(s.dateSeconds), 20) + lpad(clock, 13) + lpad(icount, 11)
     }
 
     static func json(_ s: Qcow2Snapshot) -> JSON {

@@ -73,7 +73,9 @@ extension Qcow2Image {
         if let fmt = options.backingFormat {
             extensions.append(HeaderExtension(type: HeaderExtension.backingFormat, data: Array(fmt.utf8)))
         }
-        if options.version >= 3 {
+        // qemu-img 7.2 writes the feature-name table into new v3 images with clusters of
+        // 8 KiB and more (measured), and new images here match its bytes.
+        if options.version >= 3 && options.clusterSize >= 8192 {
             extensions.append(HeaderExtension.featureNameTable(HeaderExtension.defaultFeatureNames))
         }
         let area = try headerCluster(header: &header, extensions: extensions, backingName: options.backingFile,
@@ -138,9 +140,7 @@ extension Qcow2Image {
     }
 
     package func setVirtualSize(_ size: UInt64) throws {
-        var field = [UInt8](repeating: 0, count: 8)
-        field.setBE(size, at: 0)
-        try writeMetadata(field, at: 24, ignoring: [.mainHeader])
+        try writeMetadataField(size, at: 24, ignoring: [.mainHeader])
         header.size = size
     }
 

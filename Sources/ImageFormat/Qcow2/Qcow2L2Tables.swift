@@ -111,9 +111,7 @@ extension Qcow2Image {
     }
 
     func setL1Entry(_ i: Int, _ value: UInt64) throws {
-        var bytes = [UInt8](repeating: 0, count: 8)
-        bytes.setBE(value, at: 0)
-        try writeMetadata(bytes, at: header.l1TableOffset + UInt64(i) * 8, ignoring: [.activeL1])
+        try writeMetadataField(value, at: header.l1TableOffset + UInt64(i) * 8, ignoring: [.activeL1])
         indexL1Change(old: l1[i], new: value)
         indexKeptByCaller = true
         l1[i] = value

@@ -6,6 +6,13 @@ extension Qcow2Image {
         try bytes.withUnsafeBytes { try writeMetadata($0, at: offset, ignoring: ignoring) }
     }
 
+    /// Writes one big-endian 64-bit metadata field (a table entry or header field).
+    func writeMetadataField(_ value: UInt64, at offset: UInt64, ignoring: Set<MetadataStructure>) throws {
+        var bytes = [UInt8](repeating: 0, count: 8)
+        bytes.setBE(value, at: 0)
+        try writeMetadata(bytes, at: offset, ignoring: ignoring)
+    }
+
     func writeMetadata(_ buf: UnsafeRawBufferPointer, at offset: UInt64, ignoring: Set<MetadataStructure>) throws {
         try requireWritable()
         try preventOverlap(offset: offset, length: UInt64(buf.count), ignoring: ignoring)

@@ -1,4 +1,3 @@
-import Foundation
 
 /// The read path and block status.
 extension Qcow2Image {

@@ -76,9 +76,9 @@ extension Qcow2Image {
     }
 
     /// Allocates `n` contiguous free clusters and sets their refcounts to one. When the run
-    /// lies where refcount blocks are missing, the missing blocks are placed at the start of
-    /// a longer free run and the data follows them, so one allocation creates its blocks in
-    /// one step (each new block counts itself and its neighbours).
+    /// lies where refcount blocks are missing, the missing blocks are placed right after the
+    /// data in a longer free run (where QEMU puts them), so one allocation creates its blocks
+    /// in one step (each new block counts itself and its neighbours).
     func allocateClusters(_ n: UInt64) throws -> UInt64 {
         precondition(n > 0)
         while true {
@@ -98,15 +98,15 @@ extension Qcow2Image {
                 try growRefcountTable(toInclude: last, inFlight: 0..<0)
                 continue  // the new table took clusters; search again
             }
-            if !missing.isEmpty { try createRefcountBlocks(missing, at: start) }
-            let dataStart = start + extra
+            if !missing.isEmpty { try createRefcountBlocks(missing, at: start + n) }
+            let dataStart = start
             try updateRefcounts(first: dataStart, count: n, delta: 1)
             // Clusters from the search origin up to the first free one are in use, and the
             // run just taken is too: the next single-cluster search may start past them.
             if run.searchedFrom == max(freeClusterHint, 1) {
-                freeClusterHint = run.firstFree == start ? dataStart + n : run.firstFree
+                freeClusterHint = run.firstFree == start ? start + n + extra : run.firstFree
             }
-            if n > 1 { appendHint = dataStart + n }
+            if n > 1 { appendHint = start + n + extra }
             return dataStart << UInt64(clusterBits)
         }
     }
@@ -185,9 +185,7 @@ extension Qcow2Image {
     }
 
     func setRefcountTableEntry(_ b: Int, _ value: UInt64) throws {
-        var bytes = [UInt8](repeating: 0, count: 8)
-        bytes.setBE(value, at: 0)
-        try writeMetadata(bytes, at: header.refcountTableOffset + UInt64(b) * 8, ignoring: [.refcountTable])
+        try writeMetadataField(value, at: header.refcountTableOffset + UInt64(b) * 8, ignoring: [.refcountTable])
         indexRefcountTableChange(old: refcountTable[b], new: value)
         indexKeptByCaller = true
         refcountTable[b] = value

@@ -147,9 +147,7 @@ extension Qcow2Image {
     }
 
     func setIncompatibleFeatures(_ value: UInt64) throws {
-        var field = [UInt8](repeating: 0, count: 8)
-        field.setBE(value, at: 0)
-        try writeMetadata(field, at: HeaderField.incompatibleFeatures, ignoring: [.mainHeader])
+        try writeMetadataField(value, at: HeaderField.incompatibleFeatures, ignoring: [.mainHeader])
         try file.sync()
         header.incompatibleFeatures = value
     }

@@ -2,14 +2,16 @@
 /// Widths below 8 bits pack entries from the least significant bit of each byte up, as QEMU
 /// does; 8 bits and more are big-endian integers.
 package struct RefcountWidth {
-    let order: Int
-    var bits: Int { 1 << order }
-    var maxValue: UInt64 { order == 6 ? UInt64.max : (1 << UInt64(bits)) - 1 }
+    package let order: Int
+    package var bits: Int { 1 << order }
+    package var maxValue: UInt64 { order == 6 ? UInt64.max : (1 << UInt64(bits)) - 1 }
 
-    func entriesPerBlock(clusterSize: Int) -> Int { clusterSize * 8 / bits }
+    package init(order: Int) { self.order = order }
+
+    package func entriesPerBlock(clusterSize: Int) -> Int { clusterSize * 8 / bits }
 
     @inline(__always)
-    func get(_ block: UnsafeRawBufferPointer, _ index: Int) -> UInt64 {
+    package func get(_ block: UnsafeRawBufferPointer, _ index: Int) -> UInt64 {
         switch order {
         case 0, 1, 2:
             let perByte = 8 >> order
@@ -24,7 +26,7 @@ package struct RefcountWidth {
     }
 
     @inline(__always)
-    func set(_ block: UnsafeMutableRawBufferPointer, _ index: Int, _ value: UInt64) {
+    package func set(_ block: UnsafeMutableRawBufferPointer, _ index: Int, _ value: UInt64) {
         switch order {
         case 0, 1, 2:
             let perByte = 8 >> order
