@@ -111,10 +111,13 @@ public final class CPU {
     public func segmentBase(_ s: Int) -> UInt32 { segBase[s] }
 
     /// Loads a segment the real-mode way (base = selector * 16), as the BIOS and tests do.
+    /// The limit stays as it was (which is what "unreal mode" relies on); a cache left
+    /// unusable by a null selector becomes a present read/write segment again.
     public func setSegmentReal(_ s: Int, _ v: UInt16) {
         segSel[s] = v
         segBase[s] = UInt32(v) << 4
         if s == Seg.cs { codeBig = false }
+        if segAttr[s] & 0x80 == 0 { segAttr[s] = 0x93; segLimit[s] = 0xFFFF }
         limitCheckMask &= ~(1 << UInt8(s))
     }
 

@@ -85,10 +85,7 @@ extension CPU {
     @discardableResult
     func loadSegment(_ s: Int, _ sel: UInt16) -> Bool {
         if !protectedMode || flags & F.vm != 0 {
-            segSel[s] = sel
-            segBase[s] = UInt32(sel) << 4
-            if s == Seg.cs { codeBig = false }
-            limitCheckMask &= ~(1 << UInt8(s))
+            setSegmentReal(s, sel)
             return true
         }
         if s == Seg.cs { return loadCodeSegment(sel) }
