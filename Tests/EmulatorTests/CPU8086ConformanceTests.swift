@@ -31,6 +31,7 @@ final class CPU8086ConformanceTests: XCTestCase {
             for t in tests {
                 total += 1
                 if let problem = run(cpu, memory, t, mask) {
+                    // SST_DETAIL=F6.7 (an opcode file) lists every failure of that file.
                     if ProcessInfo.processInfo.environment["SST_DETAIL"] == name { print("  \(t["name"] ?? "?"): \(problem)") }
                     if firstFailure[name] == nil { firstFailure[name] = "\(t["name"] ?? "?"): \(problem)" }
                 } else {
