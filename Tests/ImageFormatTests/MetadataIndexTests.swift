@@ -76,3 +76,37 @@ final class MetadataIndexTests: XCTestCase {
         try image.close()
     }
 }
+
+/// The remaining paths that change the tables: refcount-width change (amend), shrink, the
+/// image emptied (commit's make-empty), snapshot create/delete.
+final class MetadataIndexLifecycleTests: XCTestCase {
+    func testIndexFollowsAmendShrinkEmptyAndSnapshots() throws {
+        let path = NSTemporaryDirectory() + "img-index-life-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var create = Qcow2CreateOptions()
+        create.size = 32 << 20
+        create.clusterSize = 4096
+        try Qcow2Image.create(path: path, options: create)
+        var options = Qcow2OpenOptions()
+        options.writable = true
+        let image = try Qcow2Image.open(path: path, options: options)
+        try image.write([UInt8](repeating: 3, count: 8 << 20), at: 0)
+        try image.write([UInt8](repeating: 4, count: 1 << 20), at: 30 << 20)
+        try image.createSnapshot(name: "s")
+        XCTAssertTrue(image.metadataIndexMatchesFreshScan(), "after snapshot create")
+        try image.write([UInt8](repeating: 5, count: 1 << 20), at: 1 << 20)
+        XCTAssertTrue(image.metadataIndexMatchesFreshScan(), "after copy-on-write of shared L2 tables")
+        try image.changeRefcountWidth(bits: 64)
+        XCTAssertTrue(image.metadataIndexMatchesFreshScan(), "after refcount width change to 64 bits")
+        try image.changeRefcountWidth(bits: 1 << 1)
+        XCTAssertTrue(image.metadataIndexMatchesFreshScan(), "after refcount width change to 2 bits")
+        try image.deleteSnapshot(at: 0)
+        XCTAssertTrue(image.metadataIndexMatchesFreshScan(), "after snapshot delete")
+        try image.resize(to: 4 << 20, allowShrink: true)
+        XCTAssertTrue(image.metadataIndexMatchesFreshScan(), "after shrink")
+        try image.makeEmpty()
+        XCTAssertTrue(image.metadataIndexMatchesFreshScan(), "after the image was emptied")
+        XCTAssertEqual(image.refcountTableMaxIndex, image.refcountTable.lastIndex { $0 != 0 })
+        try image.close()
+    }
+}

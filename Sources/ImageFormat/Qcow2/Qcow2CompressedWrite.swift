@@ -40,10 +40,11 @@ extension Qcow2Image {
     /// when the data fits there or the clusters after it can be allocated contiguously.
     func allocateCompressedBytes(_ size: Int) throws -> UInt64 {
         let cs = UInt64(clusterSize)
-        // A freed cluster may have been reused; a full refcount cannot take one more sharer.
         if freeByteOffset != 0 {
-            let count = try refcount(ofCluster: clusterIndex(freeByteOffset))
-            if count == 0 || count == refcountWidth.maxValue { freeByteOffset = 0 }
+            // Freed meanwhile, or as shared as the refcount width allows (QEMU starts a new
+            // cluster then too): no more packing into it.
+            let shared = try refcount(ofCluster: clusterIndex(freeByteOffset))
+            if shared == 0 || shared >= refcountWidth.maxValue { freeByteOffset = 0 }
         }
         if freeByteOffset != 0 {
             let start = freeByteOffset

@@ -55,6 +55,13 @@ extension Qcow2Image {
             header.backingFileOffset = 0
             header.backingFileSize = 0
         }
+        if nameOffset + name.count > clusterSize,
+           extensions.contains(where: { $0.type == HeaderExtension.featureNameTable }) {
+            // The feature-name table is optional: QEMU leaves it out when it does not fit
+            // (512-byte clusters with a backing file).
+            return try headerCluster(header: &header, extensions: extensions.filter { $0.type != HeaderExtension.featureNameTable },
+                                     backingName: backingName, clusterSize: clusterSize, path: path)
+        }
         guard nameOffset + name.count <= clusterSize else {
             throw ImageError.invalidArgument("'\(path)': header, extensions and backing file name do not fit in one cluster")
         }

@@ -32,8 +32,8 @@ public final class Qcow2Image: BlockDevice {
     let subclustersPerCluster: Int
     let subclusterSize: Int
     let codec: L2EntryCodec
-    let refcountWidth: RefcountWidth
-    let refcountEntriesPerBlock: Int
+    var refcountWidth: RefcountWidth
+    var refcountEntriesPerBlock: Int
     public var compressionType: Qcow2Feature.CompressionType
 
     /// The active L1 table, authoritative in memory; every change is written through.

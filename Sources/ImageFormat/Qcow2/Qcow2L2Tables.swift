@@ -122,7 +122,12 @@ extension Qcow2Image {
     func writeBackL2(_ slot: Int) throws {
         try flushRefcountsForDependency()
         let offset = l2Cache.key(slot)
-        try writeMetadata(UnsafeRawBufferPointer(l2Cache.buffer(slot)), at: offset, ignoring: [.activeL2])
+        // An active table a snapshot shares is also an inactive one: its COPIED flags are
+        // rewritten legitimately. A table only snapshots reference is never written back.
+        refreshMetadataIndex()
+        let shared = metadataIndex.activeL2[clusterIndex(offset)] != nil
+        try writeMetadata(UnsafeRawBufferPointer(l2Cache.buffer(slot)), at: offset,
+                          ignoring: shared ? [.activeL2, .inactiveL2] : [.activeL2])
         l2Cache.markClean(slot)
     }
 }

@@ -173,15 +173,35 @@ extension Qcow2Image {
         let epb = UInt64(refcountEntriesPerBlock)
         var place = UInt64(b) * epb
         while inFlight.contains(place) { place += 1 }
-        guard place < UInt64(b + 1) * epb else {
-            throw ImageError.invalidArgument("'\(filename)': no room for refcount block \(b) outside the clusters being allocated")
-        }
         var block = [UInt8](repeating: 0, count: clusterSize)
-        block.withUnsafeMutableBytes { refcountWidth.set($0, Int(place % epb), 1) }
+        if place >= UInt64(b + 1) * epb {
+            // A run longer than one block's range is being allocated: this block cannot
+            // describe itself, so it goes past the run and is counted by the block there.
+            place = try clusterForOutsideRefcountBlock(after: inFlight)
+        } else {
+            block.withUnsafeMutableBytes { refcountWidth.set($0, Int(place % epb), 1) }
+        }
         let offset = place << UInt64(clusterBits)
         try writeMetadata(block, at: offset, ignoring: [.refcountBlock])
         try syncUnlessLazy()
         try setRefcountTableEntry(b, offset)
+    }
+
+    /// A free cluster past `inFlight`, its refcount already raised to one (in a block that
+    /// exists or is created first).
+    func clusterForOutsideRefcountBlock(after inFlight: Range<UInt64>) throws -> UInt64 {
+        let epb = UInt64(refcountEntriesPerBlock)
+        var c = inFlight.upperBound
+        while true {
+            if try refcountBlockSlot(Int(c / epb)) == nil {
+                try createRefcountBlock(Int(c / epb), inFlight: inFlight)
+            }
+            if try refcount(ofCluster: c) == 0 {
+                try updateRefcounts(first: c, count: 1, delta: 1)
+                return c
+            }
+            c += 1
+        }
     }
 
     func setRefcountTableEntry(_ b: Int, _ value: UInt64) throws {
