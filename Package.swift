@@ -19,14 +19,17 @@ let package = Package(
         .target(name: "CHost"),
         .target(name: "ImageFormat", dependencies: ["CZlib", "CZstd", "CHost"]),
         .target(name: "Repair", dependencies: ["ImageFormat"]),
+        .target(name: "Emulator", dependencies: ["ImageFormat"], swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
         .executableTarget(name: "img", dependencies: [
             "ImageFormat",
             "Repair",
+            "Emulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
         .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
         .testTarget(name: "RepairTests", dependencies: ["Repair", "ImageFormat"]),
         .testTarget(name: "ReliabilityTests", dependencies: ["ImageFormat"]),
+        .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "ImageFormat", "CZlib"]),
     ]
 )

@@ -1,0 +1,143 @@
+/// Which processor the interpreter imitates. The 8086 model reproduces the quirks the
+/// conformance suite checks (aliased opcodes, PUSH SP, unmasked shift counts, FLAGS 12-15 set).
+public enum CPUModel: Sendable { case i8086, i386 }
+
+/// Why the CPU stopped running.
+public enum StopReason: Equatable, Sendable {
+    case tripleFault(String)
+    case unsupported(String)
+    case debugExit(Int32)
+    case requested
+}
+
+public enum Reg { public static let ax = 0, cx = 1, dx = 2, bx = 3, sp = 4, bp = 5, si = 6, di = 7 }
+public enum Seg { public static let es = 0, cs = 1, ss = 2, ds = 3, fs = 4, gs = 5 }
+
+/// Receives software traps from the BIOS ROM stubs (opcode 0F FF nn).
+public protocol TrapHandler: AnyObject {
+    func trap(_ cpu: CPU, vector: UInt8)
+}
+
+/// Architectural state plus the per-instruction decode state. Instruction families live in
+/// extensions, one file each; the dispatch switch is in Execute.swift.
+public final class CPU {
+    public let model: CPUModel
+    public let mem: Memory
+    public let io: IOBus
+    public weak var trapHandler: TrapHandler?
+
+    // General registers EAX..EDI, indexed by the ModRM encoding.
+    let regs = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
+    // Segment caches, indexed ES CS SS DS FS GS.
+    let segSel = UnsafeMutablePointer<UInt16>.allocate(capacity: 6)
+    let segBase = UnsafeMutablePointer<UInt32>.allocate(capacity: 6)
+    let segLimit = UnsafeMutablePointer<UInt32>.allocate(capacity: 6)
+    /// Descriptor access byte (bits 0-7) and flags nibble (bits 12-15: G, D/B, L, AVL).
+    let segAttr = UnsafeMutablePointer<UInt16>.allocate(capacity: 6)
+
+    public var eip: UInt32 = 0
+    public var flags: UInt32 = 2
+    public var cr0: UInt32 = 0
+    public var cr2: UInt32 = 0, cr3: UInt32 = 0, cr4: UInt32 = 0
+    public var gdtBase: UInt32 = 0, gdtLimit: UInt32 = 0xFFFF
+    public var idtBase: UInt32 = 0, idtLimit: UInt32 = 0x3FF
+    public var ldtSel: UInt16 = 0, ldtBase: UInt32 = 0, ldtLimit: UInt32 = 0
+    public var trSel: UInt16 = 0, trBase: UInt32 = 0, trLimit: UInt32 = 0
+    var dr = [UInt32](repeating: 0, count: 8)
+
+    public var halted = false
+    public var stop: StopReason?
+    public var instructionCount: UInt64 = 0
+    /// Set by STI/MOV SS/POP SS: interrupts are not taken after the next instruction.
+    var interruptShadow = false
+
+    // Per-instruction decode state.
+    var startEIP: UInt32 = 0
+    var opSize32 = false
+    var adSize32 = false
+    var segOverride = -1
+    var repPrefix: UInt8 = 0
+    var modrmMod = 0, modrmReg = 0, modrmRM = 0
+    var eaSeg = Seg.ds
+    var eaOff: UInt32 = 0
+    /// Code segment default size (CS.D in protected mode).
+    var codeBig = false
+    var faultDepth = 0
+    /// Bit n set: segment n is a protected-mode segment whose limit must be checked (not a
+    /// flat 4 GiB expand-up one). Flat segments, the common case, cost one test per access.
+    var limitCheckMask: UInt8 = 0
+    /// Set by a memory access that broke a segment limit; the instruction is rolled back
+    /// (registers and flags) and the fault raised when it ends.
+    var limitFaultVector = -1
+    let savedRegs = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
+    var savedFlags: UInt32 = 0
+    /// Whether an undefined opcode stops the machine (boot) instead of raising #UD.
+    public var stopOnInvalidOpcode = false
+
+    public init(model: CPUModel, memory: Memory, io: IOBus) {
+        self.model = model
+        mem = memory
+        self.io = io
+        regs.initialize(repeating: 0, count: 8)
+        segSel.initialize(repeating: 0, count: 6)
+        segBase.initialize(repeating: 0, count: 6)
+        segLimit.initialize(repeating: 0xFFFF, count: 6)
+        segAttr.initialize(repeating: 0x93, count: 6)
+        segAttr[Seg.cs] = 0x9B
+        if model == .i8086 { flags = 0xF002 }
+    }
+
+    deinit {
+        regs.deallocate(); savedRegs.deallocate(); segSel.deallocate(); segBase.deallocate()
+        segLimit.deallocate(); segAttr.deallocate()
+    }
+
+    public var protectedMode: Bool { cr0 & 1 != 0 }
+    public var cpl: Int { protectedMode ? Int(segSel[Seg.cs] & 3) : 0 }
+    var stackBig: Bool { segAttr[Seg.ss] & 0x4000 != 0 }
+
+    // MARK: public register access (BIOS, tests, tracing)
+
+    public func reg32(_ i: Int) -> UInt32 { regs[i] }
+    public func setReg32(_ i: Int, _ v: UInt32) { regs[i] = v }
+    public func reg16(_ i: Int) -> UInt16 { UInt16(truncatingIfNeeded: regs[i]) }
+    public func setReg16(_ i: Int, _ v: UInt16) { regs[i] = (regs[i] & 0xFFFF_0000) | UInt32(v) }
+    public func reg8(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: regs[i & 3] >> UInt32((i >> 2) * 8)) }
+    public func setReg8(_ i: Int, _ v: UInt8) {
+        let sh = UInt32((i >> 2) * 8)
+        regs[i & 3] = (regs[i & 3] & ~(0xFF << sh)) | (UInt32(v) << sh)
+    }
+    public func segment(_ s: Int) -> UInt16 { segSel[s] }
+    public func segmentBase(_ s: Int) -> UInt32 { segBase[s] }
+
+    /// Loads a segment the real-mode way (base = selector * 16), as the BIOS and tests do.
+    /// The limit stays as it was (which is what "unreal mode" relies on); a cache left
+    /// unusable by a null selector becomes a present read/write segment again.
+    public func setSegmentReal(_ s: Int, _ v: UInt16) {
+        segSel[s] = v
+        segBase[s] = UInt32(v) << 4
+        if s == Seg.cs { codeBig = false }
+        if segAttr[s] & 0x80 == 0 { segAttr[s] = 0x93; segLimit[s] = 0xFFFF }
+        limitCheckMask &= ~(1 << UInt8(s))
+    }
+
+    public var ip: UInt16 {
+        get { UInt16(truncatingIfNeeded: eip) }
+        set { eip = UInt32(newValue) }
+    }
+
+    /// Stops the run loop with `reason` (the first reason wins).
+    public func halt(_ reason: StopReason) {
+        if stop == nil { stop = reason }
+    }
+
+    /// "mode CS:IP" text used in fatal error messages.
+    public var locationDescription: String {
+        let mode = !protectedMode ? "real mode" : (codeBig ? "32-bit protected mode" : "16-bit protected mode")
+        return "\(hex16(segSel[Seg.cs])):\(codeBig ? hex32(startEIP) : hex16(UInt16(truncatingIfNeeded: startEIP))) in \(mode)"
+    }
+}
+
+func hex8(_ v: UInt8) -> String { let s = String(v, radix: 16, uppercase: true); return String(repeating: "0", count: 2 - s.count) + s }
+func hex16(_ v: UInt16) -> String { let s = String(v, radix: 16, uppercase: true); return String(repeating: "0", count: 4 - s.count) + s }
+func hex32(_ v: UInt32) -> String { let s = String(v, radix: 16, uppercase: true); return String(repeating: "0", count: 8 - s.count) + s }

@@ -1,0 +1,182 @@
+/// Instruction fetch, ModRM/SIB effective-address decoding and operand access.
+/// Execution code only sees "the r/m operand" and "the reg operand" through these helpers.
+extension CPU {
+    // MARK: fetch
+
+    @inline(__always) var ipMask: UInt32 { codeBig ? 0xFFFF_FFFF : 0xFFFF }
+
+    @inline(__always) func fetch8() -> UInt8 {
+        let v = mem.read8(segBase[Seg.cs] &+ eip)
+        eip = (eip &+ 1) & ipMask
+        return v
+    }
+
+    @inline(__always) func fetch16() -> UInt16 {
+        if eip & 0xFFFF == 0xFFFF && !codeBig {
+            return UInt16(fetch8()) | UInt16(fetch8()) << 8
+        }
+        let v = mem.read16(segBase[Seg.cs] &+ eip)
+        eip = (eip &+ 2) & ipMask
+        return v
+    }
+
+    @inline(__always) func fetch32() -> UInt32 {
+        let lo = UInt32(fetch16())
+        return lo | UInt32(fetch16()) << 16
+    }
+
+    /// Immediate of the operand size (8, 16 or 32 bits), zero-extended.
+    @inline(__always) func fetchImm(_ size: Int) -> UInt32 {
+        size == 1 ? UInt32(fetch8()) : size == 2 ? UInt32(fetch16()) : fetch32()
+    }
+
+    /// Sign-extended 8-bit immediate truncated to `size`.
+    @inline(__always) func fetchSimm8(_ size: Int) -> UInt32 {
+        UInt32(bitPattern: Int32(Int8(bitPattern: fetch8()))) & maskOf(size)
+    }
+
+    @inline(__always) var opSize: Int { opSize32 ? 4 : 2 }
+
+    // MARK: ModRM
+
+    /// Fetches ModRM and, for memory forms, the displacement; leaves eaSeg:eaOff set.
+    @inline(__always) func decodeModRM() {
+        let b = Int(fetch8())
+        modrmMod = b >> 6
+        modrmReg = (b >> 3) & 7
+        modrmRM = b & 7
+        if modrmMod != 3 { adSize32 ? decodeEA32() : decodeEA16() }
+    }
+
+    func decodeEA16() {
+        var off: UInt32
+        var seg = Seg.ds
+        switch modrmRM {
+        case 0: off = regs[Reg.bx] &+ regs[Reg.si]
+        case 1: off = regs[Reg.bx] &+ regs[Reg.di]
+        case 2: off = regs[Reg.bp] &+ regs[Reg.si]; seg = Seg.ss
+        case 3: off = regs[Reg.bp] &+ regs[Reg.di]; seg = Seg.ss
+        case 4: off = regs[Reg.si]
+        case 5: off = regs[Reg.di]
+        case 6:
+            if modrmMod == 0 { off = UInt32(fetch16()) } else { off = regs[Reg.bp]; seg = Seg.ss }
+        default: off = regs[Reg.bx]
+        }
+        if modrmMod == 1 {
+            off = off &+ UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
+        } else if modrmMod == 2 {
+            off = off &+ UInt32(fetch16())
+        }
+        eaOff = off & 0xFFFF
+        eaSeg = segOverride >= 0 ? segOverride : seg
+    }
+
+    func decodeEA32() {
+        var off: UInt32
+        var seg = Seg.ds
+        if modrmRM == 4 {
+            let sib = Int(fetch8())
+            let scale = UInt32(sib >> 6), index = (sib >> 3) & 7, base = sib & 7
+            if base == 5 && modrmMod == 0 {
+                off = fetch32()
+            } else {
+                off = regs[base]
+                if base == Reg.sp || base == Reg.bp { seg = Seg.ss }
+            }
+            if index != 4 { off = off &+ (regs[index] << scale) }
+        } else if modrmRM == 5 && modrmMod == 0 {
+            off = fetch32()
+        } else {
+            off = regs[modrmRM]
+            if modrmRM == Reg.bp { seg = Seg.ss }
+        }
+        if modrmMod == 1 {
+            off = off &+ UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
+        } else if modrmMod == 2 {
+            off = off &+ fetch32()
+        }
+        eaOff = off
+        eaSeg = segOverride >= 0 ? segOverride : seg
+    }
+
+    // MARK: registers by width
+
+    @inline(__always) func getReg(_ i: Int, _ size: Int) -> UInt32 {
+        if size == 1 { return (regs[i & 3] >> UInt32((i >> 2) * 8)) & 0xFF }
+        return size == 2 ? regs[i] & 0xFFFF : regs[i]
+    }
+
+    @inline(__always) func setReg(_ i: Int, _ size: Int, _ v: UInt32) {
+        if size == 1 {
+            let sh = UInt32((i >> 2) * 8)
+            regs[i & 3] = (regs[i & 3] & ~(0xFF << sh)) | ((v & 0xFF) << sh)
+        } else if size == 2 {
+            regs[i] = (regs[i] & 0xFFFF_0000) | (v & 0xFFFF)
+        } else {
+            regs[i] = v
+        }
+    }
+
+    // MARK: memory through segments
+
+    /// Offset of the next byte: 16-bit addressing wraps within the segment.
+    @inline(__always) func nextOff(_ off: UInt32, _ n: UInt32) -> UInt32 {
+        adSize32 ? off &+ n : (off &+ n) & 0xFFFF
+    }
+
+    @inline(__always) func read(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
+        if limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size) { limitViolation(seg); return 0 }
+        let base = segBase[seg]
+        switch size {
+        case 1: return UInt32(mem.read8(base &+ off))
+        case 2:
+            if off & 0xFFFF == 0xFFFF && !adSize32 { return readWrapping(seg, off, size) }
+            return UInt32(mem.read16(base &+ off))
+        default:
+            if off & 0xFFFF > 0xFFFC && !adSize32 { return readWrapping(seg, off, size) }
+            return mem.read32(base &+ off)
+        }
+    }
+
+    /// A 16-bit-addressed access that runs past offset FFFF continues at offset 0.
+    @inline(never) func readWrapping(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
+        let base = segBase[seg]
+        var v: UInt32 = 0
+        for i in 0..<UInt32(size) { v |= UInt32(mem.read8(base &+ ((off &+ i) & 0xFFFF))) << (8 * i) }
+        return v
+    }
+
+    @inline(__always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
+        if limitCheckMask != 0 && (limitFaultVector >= 0 || (limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size))) {
+            limitViolation(seg); return
+        }
+        let base = segBase[seg]
+        switch size {
+        case 1: mem.write8(base &+ off, UInt8(truncatingIfNeeded: v))
+        case 2:
+            if off & 0xFFFF == 0xFFFF && !adSize32 { writeWrapping(seg, off, size, v); return }
+            mem.write16(base &+ off, UInt16(truncatingIfNeeded: v))
+        default:
+            if off & 0xFFFF > 0xFFFC && !adSize32 { writeWrapping(seg, off, size, v); return }
+            mem.write32(base &+ off, v)
+        }
+    }
+
+    @inline(never) func writeWrapping(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
+        let base = segBase[seg]
+        for i in 0..<UInt32(size) { mem.write8(base &+ ((off &+ i) & 0xFFFF), UInt8(truncatingIfNeeded: v >> (8 * i))) }
+    }
+
+    // MARK: the r/m operand
+
+    @inline(__always) func readRM(_ size: Int) -> UInt32 {
+        modrmMod == 3 ? getReg(modrmRM, size) : read(eaSeg, eaOff, size)
+    }
+
+    @inline(__always) func writeRM(_ size: Int, _ v: UInt32) {
+        if modrmMod == 3 { setReg(modrmRM, size, v) } else { write(eaSeg, eaOff, size, v) }
+    }
+
+    /// Default segment for data accesses without ModRM (MOV moffs, XLAT, string source).
+    @inline(__always) var dataSeg: Int { segOverride >= 0 ? segOverride : Seg.ds }
+}

@@ -1,0 +1,69 @@
+/// EFLAGS bits and the helpers that compute result flags. Flags are kept eagerly in
+/// `flags`; each ALU helper computes exactly the bits the instruction defines.
+enum F {
+    static let cf: UInt32 = 0x0001, pf: UInt32 = 0x0004, af: UInt32 = 0x0010, zf: UInt32 = 0x0040
+    static let sf: UInt32 = 0x0080, tf: UInt32 = 0x0100, `if`: UInt32 = 0x0200, df: UInt32 = 0x0400
+    static let of: UInt32 = 0x0800, iopl: UInt32 = 0x3000, nt: UInt32 = 0x4000
+    static let rf: UInt32 = 0x1_0000, vm: UInt32 = 0x2_0000, ac: UInt32 = 0x4_0000, id: UInt32 = 0x20_0000
+    static let arith: UInt32 = cf | pf | af | zf | sf | of
+}
+
+/// Operand width in bytes (1, 2 or 4) with its mask and sign bit.
+@inline(__always) func maskOf(_ size: Int) -> UInt32 { size == 1 ? 0xFF : size == 2 ? 0xFFFF : 0xFFFF_FFFF }
+@inline(__always) func signOf(_ size: Int) -> UInt32 { size == 1 ? 0x80 : size == 2 ? 0x8000 : 0x8000_0000 }
+
+/// Even parity of the low byte, as PF reports it.
+@inline(__always) func parityFlag(_ v: UInt32) -> UInt32 {
+    let x = (v ^ (v >> 4)) & 0xF
+    return ((0x9669 >> x) & 1) << 2
+}
+
+extension CPU {
+    @inline(__always) func flag(_ f: UInt32) -> Bool { flags & f != 0 }
+
+    @inline(__always) func setFlag(_ f: UInt32, _ on: Bool) {
+        if on { flags |= f } else { flags &= ~f }
+    }
+
+    /// SF, ZF and PF of a result of width `size`.
+    @inline(__always) func szp(_ r: UInt32, _ size: Int) -> UInt32 {
+        (r & maskOf(size) == 0 ? F.zf : 0) | (r & signOf(size) != 0 ? F.sf : 0) | parityFlag(r)
+    }
+
+    /// Replaces the bits in `mask` with `value`.
+    @inline(__always) func putFlags(_ mask: UInt32, _ value: UInt32) {
+        flags = (flags & ~mask) | value
+    }
+
+    /// Condition code test for Jcc/SETcc/CMOVcc (low nibble of the opcode).
+    @inline(__always) func condition(_ cc: Int) -> Bool {
+        let r: Bool
+        switch cc >> 1 {
+        case 0: r = flag(F.of)
+        case 1: r = flag(F.cf)
+        case 2: r = flag(F.zf)
+        case 3: r = flags & (F.cf | F.zf) != 0
+        case 4: r = flag(F.sf)
+        case 5: r = flag(F.pf)
+        case 6: r = flag(F.sf) != flag(F.of)
+        default: r = flag(F.zf) || (flag(F.sf) != flag(F.of))
+        }
+        return cc & 1 == 0 ? r : !r
+    }
+
+    /// Writes FLAGS from POPF/IRET-like sources, honouring the fixed and protected bits as
+    /// seen from privilege level `privilege` (the current one unless IRET says otherwise).
+    func loadFlags(_ v: UInt32, size: Int, privilege: Int? = nil) {
+        let level = privilege ?? cpl
+        var writable: UInt32 = F.arith | F.tf | F.df | F.of | F.if | F.nt | F.iopl
+        if model == .i8086 { writable &= 0x0FFF }
+        if size == 4 { writable |= F.ac | F.id | F.rf }
+        if protectedMode {
+            if level > 0 { writable &= ~F.iopl }
+            if level > Int((flags & F.iopl) >> 12) { writable &= ~F.if }
+        }
+        if size == 2 { writable &= 0xFFFF }
+        flags = (flags & ~writable) | (v & writable) | 2
+        if model == .i8086 { flags |= 0xF000 }
+    }
+}

@@ -1,0 +1,21 @@
+/// AND, OR, XOR, TEST, NOT: CF and OF cleared, AF left as the 8086 leaves it (cleared).
+extension CPU {
+    @inline(__always) func logicResult(_ r: UInt32, _ size: Int) -> UInt32 {
+        let v = r & maskOf(size)
+        putFlags(F.arith, szp(v, size))
+        return v
+    }
+
+    /// TEST r/m, reg (84/85).
+    func testRMReg(_ opcode: UInt8) {
+        let size = opcode & 1 == 0 ? 1 : opSize
+        decodeModRM()
+        _ = logicResult(readRM(size) & getReg(modrmReg, size), size)
+    }
+
+    /// TEST AL|eAX, imm (A8/A9).
+    func testAccImm(_ opcode: UInt8) {
+        let size = opcode & 1 == 0 ? 1 : opSize
+        _ = logicResult(getReg(Reg.ax, size) & fetchImm(size), size)
+    }
+}

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Guest physical memory: one flat byte array, accessed through an unsafe pointer so the
+/// interpreter's hot path has no bounds-check traps or copy-on-write.
+public final class Memory {
+    public let size: Int
+    let bytes: UnsafeMutablePointer<UInt8>
+    /// Address bit 20 is forced to zero while the A20 gate is closed (8086 wrap-around).
+    public var a20Mask: UInt32 = 0xFFFF_FFFF { didSet { updateFastLimits() } }
+    /// Writes at or above this address and below 1 MiB are ignored (option ROMs and BIOS).
+    var romStart: UInt32 = 0xFFFF_FFFF { didSet { updateFastLimits() } }
+    /// Linear addresses below `readLimit` need neither the A20 mask nor a bounds check;
+    /// below `writeLimit`, or from 1 MiB up to `readLimit`, they are writable RAM.
+    private var readLimit: UInt32 = 0
+    private var writeLimit: UInt32 = 0
+
+    public init(size: Int) {
+        self.size = size
+        // calloc hands out untouched zero pages, so a large guest costs nothing until used.
+        guard let raw = calloc(size + 8, 1) else { fatalError("cannot allocate \(size) bytes of guest memory") }
+        bytes = raw.assumingMemoryBound(to: UInt8.self)
+        updateFastLimits()
+    }
+    deinit { free(bytes) }
+
+    private func updateFastLimits() {
+        var limit = UInt64(size)
+        if a20Mask != 0xFFFF_FFFF { limit = min(limit, 0x10_0000) }
+        readLimit = UInt32(min(limit, 0xFFFF_FFF0))
+        writeLimit = min(readLimit, romStart)
+    }
+
+    public var a20Enabled: Bool {
+        get { a20Mask & 0x10_0000 != 0 }
+        set { a20Mask = newValue ? 0xFFFF_FFFF : 0xFFEF_FFFF }
+    }
+
+    @inline(__always) private func writable(_ linear: UInt32, _ n: UInt32) -> Bool {
+        linear < writeLimit &- n || (linear >= 0x10_0000 && linear < readLimit &- n)
+    }
+
+    @inline(__always) public func read8(_ linear: UInt32) -> UInt8 {
+        if linear < readLimit { return bytes[Int(linear)] }
+        let a = Int(linear & a20Mask)
+        return a < size ? bytes[a] : 0xFF
+    }
+
+    @inline(__always) public func write8(_ linear: UInt32, _ v: UInt8) {
+        if writable(linear, 0) { bytes[Int(linear)] = v; return }
+        let a = linear & a20Mask
+        if Int(a) < size && !(a >= romStart && a < 0x10_0000) { bytes[Int(a)] = v }
+    }
+
+    @inline(__always) public func read16(_ linear: UInt32) -> UInt16 {
+        if linear < readLimit &- 1 { return UnsafeRawPointer(bytes + Int(linear)).loadUnaligned(as: UInt16.self) }
+        return UInt16(read8(linear)) | UInt16(read8(linear &+ 1)) << 8
+    }
+
+    @inline(__always) public func write16(_ linear: UInt32, _ v: UInt16) {
+        if writable(linear, 1) {
+            UnsafeMutableRawPointer(bytes + Int(linear)).storeBytes(of: v, as: UInt16.self)
+            return
+        }
+        write8(linear, UInt8(truncatingIfNeeded: v))
+        write8(linear &+ 1, UInt8(truncatingIfNeeded: v >> 8))
+    }
+
+    @inline(__always) public func read32(_ linear: UInt32) -> UInt32 {
+        if linear < readLimit &- 3 { return UnsafeRawPointer(bytes + Int(linear)).loadUnaligned(as: UInt32.self) }
+        return UInt32(read16(linear)) | UInt32(read16(linear &+ 2)) << 16
+    }
+
+    @inline(__always) public func write32(_ linear: UInt32, _ v: UInt32) {
+        if writable(linear, 3) {
+            UnsafeMutableRawPointer(bytes + Int(linear)).storeBytes(of: v, as: UInt32.self)
+            return
+        }
+        write16(linear, UInt16(truncatingIfNeeded: v))
+        write16(linear &+ 2, UInt16(truncatingIfNeeded: v >> 16))
+    }
+
+    /// Bulk copy into guest memory (used by the BIOS for disk reads); ignores A20 and ROM.
+    public func load(_ data: UnsafeRawBufferPointer, at address: Int) {
+        let n = max(0, min(data.count, size - address))
+        if n > 0 { UnsafeMutableRawPointer(bytes + address).copyMemory(from: data.baseAddress!, byteCount: n) }
+    }
+
+    public func load(_ data: [UInt8], at address: Int) {
+        data.withUnsafeBytes { load($0, at: address) }
+    }
+
+    public func slice(_ address: Int, _ count: Int) -> [UInt8] {
+        (0..<count).map { read8(UInt32(truncatingIfNeeded: address + $0)) }
+    }
+}
