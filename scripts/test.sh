@@ -2,7 +2,9 @@
 # The quick start's second command: installs what the tests need, builds, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh qemu-utils
+# QEMU is the reference; the boot tests build images from Debian's boot loaders.
+bash scripts/setup.sh qemu-utils qemu-system-x86 nasm mbr syslinux syslinux-common mtools dosfstools \
+  grub-pc-bin memtest86+
 swift build --build-tests
 # XCTest only: the package has no Swift Testing tests, whose empty summary would read as "no tests".
 swift test --skip-build --disable-swift-testing 2>&1 | tee /tmp/img-test-output.txt
