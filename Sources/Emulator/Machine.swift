@@ -1,4 +1,7 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import ImageFormat
 import ImageFormat
 
 /// How a run ended.
@@ -76,7 +79,7 @@ public final class Machine {
         keyboardController = KeyboardController(memory: memory)
         systemControl = SystemControlPort(memory: memory)
         vga = VGAText(memory: memory)
-        let regex = try options.expectRegex.map { try NSRegularExpression(pattern: $0) }
+        let regex = try options.expectRegex.map { try Regex($0) }
         matcher = OutputMatcher(expect: options.expect, expectRegex: regex)
         wireDevices()
         bios = BIOS(machine: self)
@@ -147,7 +150,7 @@ public final class Machine {
     }
 
     private func runLoop() -> RunOutcome {
-        let started = Date()
+        let started = monotonicClock()
         let budget = options.maxInstructions ?? UInt64.max
         let slice: UInt64 = 4096
         var slices = 0
@@ -178,7 +181,7 @@ public final class Machine {
                 outputChanged = false
                 if let m = matchExpected(includeScreen: slices & 63 == 0) { return .matched(m) }
             }
-            if slices & 255 == 0, let limit = options.timeoutSeconds, Date().timeIntervalSince(started) > limit {
+            if slices & 255 == 0, let limit = options.timeoutSeconds, monotonicClock() - started > limit {
                 if let m = matchExpected(includeScreen: true) { return .matched(m) }
                 return .timedOut
             }

@@ -1,16 +1,14 @@
-import Foundation
-
 /// Looks for the expected text or pattern in the guest's growing output streams. Only the
 /// part of each stream not yet searched (plus an overlap for matches that straddle the
 /// boundary) is scanned again, so chatty guests do not make matching quadratic.
 public final class OutputMatcher {
     private let text: [UInt8]?
-    private let regex: NSRegularExpression?
+    private let regex: Regex<AnyRegexOutput>?
     /// How far back a new search reaches into text already searched.
     private let overlap: Int
     private var searched: [Int: Int] = [:]
 
-    public init(expect: String?, expectRegex: NSRegularExpression?) {
+    public init(expect: String?, expectRegex: Regex<AnyRegexOutput>?) {
         text = expect.map { Array($0.utf8) }
         regex = expectRegex
         overlap = regex == nil ? max(0, (text?.count ?? 1) - 1) : 4096
@@ -42,9 +40,7 @@ public final class OutputMatcher {
         }
         if let re = regex {
             let s = String(decoding: bytes, as: UTF8.self)
-            if let m = re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)), let r = Range(m.range, in: s) {
-                return String(s[r])
-            }
+            if let m = try? re.firstMatch(in: s) { return String(s[m.range]) }
         }
         return nil
     }

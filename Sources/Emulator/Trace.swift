@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Instruction tracing for `img boot --trace`: one line per instruction with CS:IP, the
 /// instruction bytes and the registers before it ran.
@@ -14,7 +16,7 @@ extension Machine {
             var bytes = ""
             for i in 0..<length { bytes += hex8(memory.read8(base &+ ip &+ UInt32(i))) }
             if length == 1 && !(cpu.segment(Seg.cs) == cs && cpu.eip == ip &+ 1) { bytes += ".." }
-            sink("\(hex16(cs)):\(hex32(ip)) \(bytes.padding(toLength: 24, withPad: " ", startingAt: 0)) \(regs)")
+            sink("\(hex16(cs)):\(hex32(ip)) \((bytes.count >= 24 ? String(bytes.prefix(24)) : bytes + String(repeating: " ", count: 24 - bytes.count))) \(regs)")
             if cpu.stop != nil || cpu.halted { return }
         }
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Emulator
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import ImageFormat
 
 /// `img boot`: boots an image in the built-in PC emulator and reports what the guest did.
@@ -49,7 +51,7 @@ struct Boot: ParsableCommand {
         do {
             device = try openImage(path: filename, format: format, writable: false, forceShare: forceShare)
         } catch {
-            FileHandle.standardError.write(Data("img boot: \(error)\n".utf8))
+            fputs("img boot: \(error)\n", stderr)
             throw ExitCode(2)
         }
         defer { try? device.close() }
@@ -67,7 +69,7 @@ struct Boot: ParsableCommand {
             throw ValidationError("bad --expect-regex: \(error)")
         }
         if serial {
-            machine.onSerialByte = { b in FileHandle.standardOutput.write(Data([b])) }
+            machine.onSerialByte = { b in putchar(Int32(b)); if b == 10 { fflush(stdout) } }
         }
         let traceWriter = try trace.map { try TraceWriter(path: $0) }
         if let writer = traceWriter { machine.traceSink = { writer.append($0) } }
@@ -82,10 +84,10 @@ struct Boot: ParsableCommand {
         case .timedOut, .budgetExhausted:
             if machine.finalMatch() != nil { throw ExitCode(0) }
             let why = outcome == .timedOut ? "timed out after \(timeout) s" : "instruction budget exhausted"
-            FileHandle.standardError.write(Data("img boot: \(why)\(expect != nil || expectRegex != nil ? " without seeing the expected text" : "")\n".utf8))
+            fputs("img boot: \(why)\(expect != nil || expectRegex != nil ? " without seeing the expected text" : "")\n", stderr)
             throw ExitCode(1)
         case .guestFailed(let message):
-            FileHandle.standardError.write(Data("img boot: guest failure: \(message)\n".utf8))
+            fputs("img boot: guest failure: \(message)\n", stderr)
             throw ExitCode(2)
         case .debugExit(let status):
             throw ExitCode(status)
@@ -95,12 +97,12 @@ struct Boot: ParsableCommand {
 
 /// Buffers trace lines and writes them in large chunks.
 final class TraceWriter {
-    private let handle: FileHandle
+    private let handle: UnsafeMutablePointer<FILE>
     private var pending = ""
 
     init(path: String) throws {
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw ValidationError("cannot create trace file \(path)")
+        guard let h = fopen(path, "w") else {
+            throw ValidationError("cannot create trace file \(path): \(String(cString: strerror(errno)))")
         }
         handle = h
     }
@@ -112,12 +114,12 @@ final class TraceWriter {
     }
 
     private func flush() {
-        handle.write(Data(pending.utf8))
+        fputs(pending, handle)
         pending = ""
     }
 
     func close() {
         flush()
-        try? handle.close()
+        fclose(handle)
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import ImageFormat
 
 /// qemu-img compare: exit 0 identical, 1 different, 2 open error, 3 block status error,

@@ -1,5 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
-import Foundation
 import ImageFormat
 
 struct Convert: ParsableCommand {
@@ -74,7 +76,7 @@ struct Convert: ParsableCommand {
             }
             s.workers = workers
         } else {
-            s.workers = min(16, max(1, ProcessInfo.processInfo.activeProcessorCount))
+            s.workers = min(16, max(1, onlineProcessorCount()))
         }
         if targetIsZero && !noCreate { throw CLIError("--target-is-zero requires use of -n flag") }
         s.targetReadsZero = !noCreate || targetIsZero

@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import ImageFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,7 +7,7 @@ import Glibc
 /// Turns SIGINT/SIGTERM into a flag a long-running command polls, so it can stop cleanly
 /// (remove or flag a half-written target) instead of dying mid-write.
 final class InterruptFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Mutex()
     private var signalName: String?
     private var sources: [DispatchSourceSignal] = []
 

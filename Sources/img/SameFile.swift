@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Whether two paths name the same existing file (same device and inode), so a command
 /// about to truncate one can refuse when it is also an input.

@@ -19,7 +19,7 @@ final class OutputMatcherTests: XCTestCase {
     }
 
     func testRegexAndScreenSnapshot() throws {
-        let m = OutputMatcher(expect: nil, expectRegex: try NSRegularExpression(pattern: "SYSLINUX [0-9]+\\.[0-9]+"))
+        let m = OutputMatcher(expect: nil, expectRegex: try Regex("SYSLINUX [0-9]+\\.[0-9]+"))
         XCTAssertNil(m.check(snapshot: "boot:"))
         XCTAssertEqual(m.check(snapshot: "x\nSYSLINUX 6.04 EDD"), "SYSLINUX 6.04")
         XCTAssertFalse(OutputMatcher(expect: nil, expectRegex: nil).isActive)

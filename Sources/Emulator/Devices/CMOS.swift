@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// MC146818 RTC and CMOS RAM (ports 0x70/0x71). The clock reads the host's UTC time;
 /// the configuration bytes describe the machine as a BIOS setup would have stored them.

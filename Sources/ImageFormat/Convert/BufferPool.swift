@@ -1,10 +1,9 @@
-import Foundation
 
 /// Chunk buffers handed back by the writer for workers to reuse. Allocating a fresh
 /// 2 MiB buffer per chunk costs a fresh mapping and a page fault per page (and the
 /// faults of several threads contend for the same lock), more than the copy itself.
 final class BufferPool: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Mutex()
     private var free: [[UInt8]] = []
     /// Buffers kept at most; the pipeline window bounds how many are in use anyway.
     private let limit = 64

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Copies a source image into a target image with a pipeline: the planner cuts the source
 /// into jobs, worker threads read, detect zeros and compress, and the calling thread

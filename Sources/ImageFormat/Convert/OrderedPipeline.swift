@@ -1,10 +1,9 @@
-import Foundation
 
 /// Runs jobs on worker threads and hands their results to the caller's thread strictly in
 /// job order. At most `window` jobs are in flight, which bounds memory; since results are
 /// consumed in order, what the consumer does never depends on which worker was faster.
 final class OrderedPipeline<Job, Output> {
-    private let condition = NSCondition()
+    private let condition = ConditionLock()
     private var queue: [(index: Int, job: Job)] = []
     private var queueHead = 0
     private var results: [Int: Result<Output, Error>] = [:]
@@ -44,7 +43,7 @@ final class OrderedPipeline<Job, Output> {
             condition.lock()
             while results[consumed] == nil {
                 if let error = interrupted() { condition.unlock(); throw error }
-                _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+                condition.wait(seconds: 0.1)
             }
             let result = results.removeValue(forKey: consumed)!
             condition.unlock()
@@ -58,7 +57,7 @@ final class OrderedPipeline<Job, Output> {
         condition.lock()
         liveWorkers += 1
         condition.unlock()
-        let thread = Thread { [self] in
+        startThread(stackSize: 1 << 20) { [self] in
             let work: (Job) throws -> Output
             do { work = try makeWorker() } catch { work = { _ in throw error } }
             while true {
@@ -84,8 +83,6 @@ final class OrderedPipeline<Job, Output> {
                 condition.unlock()
             }
         }
-        thread.stackSize = 1 << 20
-        thread.start()
     }
 
     /// Tells the workers to finish and waits until every one has left (each finishes the
