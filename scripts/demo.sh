@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quick start's first command: installs what is missing, builds img, and runs it on the
-# bundled sample disk (testdata/sample.raw): a qcow2 overlay on it, a write, info and map.
+# bundled sample disk (testdata/sample.raw): a qcow2 overlay on it, a write, info and map,
+# a snapshot, a compressed convert, check and compare.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,3 +19,12 @@ $img info --backing-chain "$work/overlay.qcow2"
 echo "== img map"
 $img map "$work/overlay.qcow2"
 $img map --output json "$work/overlay.qcow2"
+echo "== img snapshot: create and list"
+$img snapshot -c before-convert "$work/overlay.qcow2"
+$img snapshot -l "$work/overlay.qcow2"
+echo "== img convert: the whole chain into one zstd-compressed qcow2"
+$img convert -c -O qcow2 -o compression_type=zstd "$work/overlay.qcow2" "$work/flat.qcow2"
+echo "== img check"
+$img check "$work/flat.qcow2"
+echo "== img compare"
+$img compare "$work/overlay.qcow2" "$work/flat.qcow2"
