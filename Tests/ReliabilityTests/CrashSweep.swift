@@ -112,7 +112,7 @@ struct CrashSweep {
     /// nil when the state is consistent and keeps acknowledged data, else what is wrong.
     func judge(_ state: [UInt8], at p: Int, path: String) throws -> String? {
         try Files.write(state, to: path)
-        let verdict = try ImageJudge.check(path, lazyRefcounts: session.workload.lazyRefcounts)
+        let verdict = try ImageJudge.check(path, repairFirst: session.workload.repairFirst)
         guard verdict.ok else { return keep(state, verdict.detail) }
         let guest: [UInt8]
         do { guest = try ImageJudge.readGuest(path) } catch { return keep(state, "img cannot read it back: \(error)") }

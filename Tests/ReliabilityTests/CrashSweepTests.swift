@@ -19,7 +19,7 @@ final class CrashSweepTests: XCTestCase {
         // The live result must itself be clean before its crash states mean anything.
         let finalCopy = session.dir.file("final.qcow2")
         try Files.write(try Files.read(session.workPath), to: finalCopy)
-        let final = try ImageJudge.check(finalCopy, lazyRefcounts: false)
+        let final = try ImageJudge.check(finalCopy, repairFirst: false)
         XCTAssertTrue(final.ok, "\(workload.name): after a clean run: \(final.detail)", file: file, line: line)
 
         if ProcessInfo.processInfo.environment["IMG_CRASH_TRACE"] != nil { trace(recorder.events, driver) }

@@ -69,7 +69,7 @@ final class FaultInjectionTests: XCTestCase {
         // Judge a copy, so the original stays as the fault left it for inspection.
         let copy = session.dir.file("after-fault.qcow2")
         try Files.write(try Files.read(session.workPath), to: copy)
-        let verdict = try ImageJudge.check(copy, lazyRefcounts: session.workload.lazyRefcounts)
+        let verdict = try ImageJudge.check(copy, repairFirst: session.workload.repairFirst)
         guard verdict.ok else { return "after the fault: \(verdict.detail)" }
         do { try ImageJudge.reopenWritable(copy) } catch { return "a later read-write open fails: \(error)" }
         guard let driver = outcome.driver else { return nil }  // the open itself failed: nothing acknowledged

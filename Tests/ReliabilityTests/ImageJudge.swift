@@ -10,10 +10,11 @@ enum ImageJudge {
     }
 
     /// `qemu-img check`: exit 0 (clean) or 3 (leaks only) passes; 2 (corruption) or 1 (the
-    /// check could not finish) fails. Lazy-refcounts images are repaired first, as QEMU
-    /// does on a read-write open, and must then check clean.
-    static func check(_ path: String, lazyRefcounts: Bool) throws -> Verdict {
-        if lazyRefcounts {
+    /// check could not finish) fails. With `repairFirst` (lazy-refcounts images, which QEMU
+    /// repairs on a read-write open; crashes during a repair) the state is repaired first
+    /// and must then check clean.
+    static func check(_ path: String, repairFirst: Bool) throws -> Verdict {
+        if repairFirst {
             let repair = try Proc.run("qemu-img", ["check", "-q", "-r", "all", "-f", "qcow2", path])
             guard repair.status == 0 || repair.status == 3 else {
                 return Verdict(ok: false, detail: "qemu-img check -r all exited \(repair.status): \(repair.output)")

@@ -4,8 +4,10 @@ import ImageFormat
 /// delete, resize, amend, check -r all) is one more `Workload` value in `Workloads.all`.
 struct Workload {
     let name: String
-    /// Lazy-refcounts images are judged after a repair, as QEMU repairs them on open.
-    var lazyRefcounts = false
+    /// Judge each state after a repair (`qemu-img check -r all`, then a clean check):
+    /// lazy-refcounts images, which QEMU repairs on open, and crashes during a repair
+    /// (check -r all), which a second repair must fix.
+    var repairFirst = false
     /// Builds the starting image (and any backing file) in the directory; returns its path.
     let prepare: (ScratchDir) throws -> String
     let run: (WorkloadDriver) throws -> Void

@@ -15,7 +15,7 @@ enum Workloads {
         return path
     }, run: l2BoundaryOps)
 
-    static let l2BoundariesLazy = Workload(name: "l2-boundaries-lazy-refcounts", lazyRefcounts: true, prepare: { dir in
+    static let l2BoundariesLazy = Workload(name: "l2-boundaries-lazy-refcounts", repairFirst: true, prepare: { dir in
         let path = dir.file("start.qcow2")
         try ImageMaker.qcow2(path, size: 256 << 10, clusterSize: 512) { $0.lazyRefcounts = true }
         return path
