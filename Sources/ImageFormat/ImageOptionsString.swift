@@ -61,7 +61,7 @@ public struct ImageOptionsString: Sendable {
         guard let path else { throw ImageError.invalidArgument("--image-opts needs file.filename=PATH") }
         var policy = mode.flatMap { OverlapCheckPolicy.mode($0.value) } ?? .cached
         for (structure, on) in switches {
-            if on { policy.enabled.insert(structure) } else { policy.enabled.remove(structure) }
+            if on { policy.enabled.insert(MetadataStructures(structure)) } else { policy.enabled.remove(MetadataStructures(structure)) }
         }
         options.overlapCheck = policy
         if let total {

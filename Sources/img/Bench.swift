@@ -65,13 +65,15 @@ struct Bench: ParsableCommand {
                 if flushInterval > 0 { print("Sending flush every \(flushInterval) requests") }
             }
             var buffer = [UInt8](repeating: UInt8(pattern), count: Int(size))
+            // Plain locals: property-wrapper reads in the loop would be timed too.
+            let (isWrite, requests, interval) = (write, count, flushInterval)
             let began = monotonicSeconds()
             var pos = start
             try buffer.withUnsafeMutableBytes { buf in
-                for i in 1...count {
-                    if write {
+                for i in 1...requests {
+                    if isWrite {
                         try device.write(UnsafeRawBufferPointer(buf), at: pos)
-                        if writethrough || (flushInterval > 0 && i % flushInterval == 0) { try device.flush() }
+                        if writethrough || (interval > 0 && i % interval == 0) { try device.flush() }
                     } else {
                         try device.read(into: buf, at: pos)
                     }

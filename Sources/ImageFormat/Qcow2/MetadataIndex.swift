@@ -14,6 +14,7 @@ package struct MetadataIndex {
     var activeValid = false
     var refcountValid = false
     var inactiveValid = false
+    var isCurrent: Bool { activeValid && refcountValid && inactiveValid }
 
     static func add(_ map: inout [UInt64: Int], _ cluster: UInt64) { map[cluster, default: 0] += 1 }
     static func remove(_ map: inout [UInt64: Int], _ cluster: UInt64) {

@@ -33,16 +33,34 @@ public enum MetadataStructure: Int, CaseIterable, Sendable {
     }
 }
 
+/// A set of metadata structures as a bit mask: checked on every write, so building or
+/// intersecting one must not allocate.
+public struct MetadataStructures: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public init(_ structure: MetadataStructure) { rawValue = 1 << UInt16(structure.rawValue) }
+
+    public static let mainHeader = MetadataStructures(.mainHeader)
+    public static let activeL1 = MetadataStructures(.activeL1)
+    public static let activeL2 = MetadataStructures(.activeL2)
+    public static let refcountTable = MetadataStructures(.refcountTable)
+    public static let refcountBlock = MetadataStructures(.refcountBlock)
+    public static let snapshotTable = MetadataStructures(.snapshotTable)
+    public static let inactiveL1 = MetadataStructures(.inactiveL1)
+    public static let inactiveL2 = MetadataStructures(.inactiveL2)
+    public static let bitmapDirectory = MetadataStructures(.bitmapDirectory)
+}
+
 /// Which structures are checked: QEMU's overlap-check modes plus per-structure switches.
 public struct OverlapCheckPolicy: Equatable, Sendable {
-    public var enabled: Set<MetadataStructure>
+    public var enabled: MetadataStructures
 
     public static let none = OverlapCheckPolicy(enabled: [])
     public static let constant = OverlapCheckPolicy(
         enabled: [.mainHeader, .activeL1, .refcountTable, .snapshotTable, .bitmapDirectory])
     public static let cached = OverlapCheckPolicy(
         enabled: constant.enabled.union([.activeL2, .refcountBlock, .inactiveL1]))
-    public static let all = OverlapCheckPolicy(enabled: Set(MetadataStructure.allCases))
+    public static let all = OverlapCheckPolicy(enabled: MetadataStructures(rawValue: (1 << 9) - 1))
 
     public static func mode(_ name: String) -> OverlapCheckPolicy? {
         switch name {

@@ -60,23 +60,24 @@ extension Qcow2Image {
     func validatedL2Entry(slot: Int, index: Int) throws -> (entry: UInt64, bitmap: UInt64) {
         let (entry, bitmap) = l2Entry(slot: slot, index: index)
         let table = l2Cache.key(slot)
-        let where_ = "(L2 offset: 0x\(String(table, radix: 16)), L2 index: \(index))"
+        // Built only for an error: this runs on every guest I/O.
+        func where_() -> String { "(L2 offset: 0x\(String(table, radix: 16)), L2 index: \(index))" }
         if entry & EntryBits.compressed != 0 {
             if extendedL2 && bitmap != 0 {
-                throw corrupt("L2 table", table + UInt64(index * l2EntrySize), "compressed cluster with a subcluster bitmap \(where_)")
+                throw corrupt("L2 table", table + UInt64(index * l2EntrySize), "compressed cluster with a subcluster bitmap \(where_())")
             }
             return (entry, bitmap)
         }
         let host = entry & EntryBits.offsetMask
         if offsetInCluster(host) != 0 {
             throw corrupt("L2 table", table + UInt64(index * l2EntrySize),
-                          "Cluster allocation offset 0x\(String(host, radix: 16)) unaligned \(where_)")
+                          "Cluster allocation offset 0x\(String(host, radix: 16)) unaligned \(where_())")
         }
         if extendedL2 {
             let allocated = bitmap & 0xFFFF_FFFF, zero = bitmap >> 32
             if allocated & zero != 0 || (host == 0 && allocated != 0) {
                 throw corrupt("L2 table", table + UInt64(index * l2EntrySize),
-                              "invalid subcluster bitmap 0x\(String(bitmap, radix: 16)) \(where_)")
+                              "invalid subcluster bitmap 0x\(String(bitmap, radix: 16)) \(where_())")
             }
         }
         return (entry, bitmap)

@@ -2,18 +2,18 @@
 /// is checked against the structures the policy enables before it reaches the file; a hit
 /// marks the image corrupt and fails the write, so no byte of the refused write lands.
 extension Qcow2Image {
-    func writeMetadata(_ bytes: [UInt8], at offset: UInt64, ignoring: Set<MetadataStructure>) throws {
+    func writeMetadata(_ bytes: [UInt8], at offset: UInt64, ignoring: MetadataStructures) throws {
         try bytes.withUnsafeBytes { try writeMetadata($0, at: offset, ignoring: ignoring) }
     }
 
     /// Writes one big-endian 64-bit metadata field (a table entry or header field).
-    func writeMetadataField(_ value: UInt64, at offset: UInt64, ignoring: Set<MetadataStructure>) throws {
+    func writeMetadataField(_ value: UInt64, at offset: UInt64, ignoring: MetadataStructures) throws {
         var bytes = [UInt8](repeating: 0, count: 8)
         bytes.setBE(value, at: 0)
         try writeMetadata(bytes, at: offset, ignoring: ignoring)
     }
 
-    func writeMetadata(_ buf: UnsafeRawBufferPointer, at offset: UInt64, ignoring: Set<MetadataStructure>) throws {
+    func writeMetadata(_ buf: UnsafeRawBufferPointer, at offset: UInt64, ignoring: MetadataStructures) throws {
         try requireWritable()
         try preventOverlap(offset: offset, length: UInt64(buf.count), ignoring: ignoring)
         try file.write(buf, at: offset)
@@ -21,14 +21,14 @@ extension Qcow2Image {
 
     /// Throws (and marks the image corrupt) when [offset, offset+length) overlaps a
     /// structure the policy checks and the caller did not exempt.
-    func preventOverlap(offset: UInt64, length: UInt64, ignoring: Set<MetadataStructure>) throws {
+    func preventOverlap(offset: UInt64, length: UInt64, ignoring: MetadataStructures) throws {
         guard let hit = firstOverlap(offset: offset, length: length, ignoring: ignoring) else { return }
         markCorrupt()
         throw ImageError.overlap(path: filename, structure: hit.name, offset: offset, length: length)
     }
 
     /// The first structure, in QEMU's order, that the range overlaps, or nil.
-    package func firstOverlap(offset: UInt64, length: UInt64, ignoring: Set<MetadataStructure>) -> MetadataStructure? {
+    package func firstOverlap(offset: UInt64, length: UInt64, ignoring: MetadataStructures) -> MetadataStructure? {
         guard length > 0 else { return nil }
         let checks = options.overlapCheck.enabled.subtracting(ignoring)
         if checks.isEmpty { return nil }
@@ -42,7 +42,9 @@ extension Qcow2Image {
             start != 0 && (firstCluster...lastCluster).contains(start >> UInt64(clusterBits))
         }
         let useIndex = options.overlapScan == .index
-        if useIndex && !checks.isDisjoint(with: [.activeL2, .refcountBlock, .inactiveL2]) { refreshMetadataIndex() }
+        if useIndex && !checks.isDisjoint(with: [.activeL2, .refcountBlock, .inactiveL2]) && !metadataIndex.isCurrent {
+            refreshMetadataIndex()
+        }
         func indexed(_ map: [UInt64: Int]) -> Bool {
             var c = firstCluster
             while c <= lastCluster { if map[c] != nil { return true }; c += 1 }
