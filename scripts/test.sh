@@ -13,7 +13,7 @@ summary=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" /tmp/img-test-
 if [ -n "$summary" ]; then
   total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
   failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
-  echo "tests: $((total - failed)) passed, $failed failed"
+  echo "tests: $((total - failed)) passed, $failed failed" | tee /tmp/img-test-summary.txt
 fi
 # The reliability counts (crash points and states, fault points, bad inputs, locking rows).
 grep -E "^  (crash sweep|fault injection|fuzz replay|total )|^(bad-image corpus|hostile images|locking matrix)" \
