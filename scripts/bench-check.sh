@@ -6,10 +6,11 @@
 #   usage: scripts/bench-check.sh [path-to-img]   (default: release build, built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IMG=${1:-.build/release/img}
+# Its own scratch path, so a dynamically linked release build elsewhere is never measured.
+IMG=${1:-.build-static/release/img}
 # The release binary links the Swift runtime statically (as a shipped Linux binary would):
 # that keeps its startup memory near a C program's.
-[ -x "$IMG" ] || swift build -c release --static-swift-stdlib --product img >/dev/null
+[ -n "${1:-}" ] || swift build -c release --static-swift-stdlib --product img --scratch-path .build-static >/dev/null
 WORK=$(mktemp -d /dev/shm/bench-check.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 SRC=$WORK/src.qcow2
