@@ -75,10 +75,7 @@ final class HostileHeaderTests: XCTestCase {
     func testHostileImages() throws {
         try Tool.requireQemu()
         let dir = try TempDir()
-        let template = dir.file("template.qcow2")
-        try Tool.must("img", ["create", "-q", "-f", "qcow2", template, "4M"])
-        try Tool.must("img", ["io", "-c", "write -P 0x42 0 64k", template])
-        let pristine = fileBytes(template)
+        let pristine = try Tool.smallTemplateImage(in: dir)
         var tested = 0
         for c in Self.cases {
             let path = dir.file("bad.qcow2")

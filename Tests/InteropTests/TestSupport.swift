@@ -74,6 +74,18 @@ enum Tool {
     }
 }
 
+extension Tool {
+    /// The bytes of a 4 MiB qcow2 (64 KiB clusters) made by img with its first cluster
+    /// written: the layout the bad-image tests poke (header 0, refcount table 0x10000,
+    /// refcount block 0x20000, L1 0x30000, L2 0x40000, data 0x50000).
+    static func smallTemplateImage(in dir: TempDir) throws -> Data {
+        let template = dir.file("template.qcow2")
+        try must("img", ["create", "-q", "-f", "qcow2", template, "4M"])
+        try must("img", ["io", "-c", "write -P 0x42 0 64k", template])
+        return fileBytes(template)
+    }
+}
+
 /// A fresh temporary directory per test, removed afterwards.
 final class TempDir {
     let path: String
