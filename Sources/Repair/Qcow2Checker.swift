@@ -15,6 +15,8 @@ package final class Qcow2Checker {
     var stored: StoredRefcounts
     var nbClusters: UInt64
     var corruptionSignalled = false
+    /// The structures repair writes are checked against (QEMU's overlap-check option).
+    var overlapChecks = OverlapCheckPolicy.cached.enabled
     /// Stored refcounts that differed from the recount in the last compare pass (after any
     /// repair of them); every other cluster inside the file stores exactly its recount.
     var storedOverrides: [UInt64: UInt64] = [:]
@@ -44,9 +46,12 @@ package final class Qcow2Checker {
 
     /// Runs one check (QEMU's qcow2_co_check_locked) on an open file. Writes only when `fix`
     /// is non-empty.
-    package static func check(file: HostFile, fix: FixMode, log: @escaping (String) -> Void) throws -> CheckResult {
+    package static func check(file: HostFile, fix: FixMode,
+                              overlapChecks: MetadataStructures = OverlapCheckPolicy.cached.enabled,
+                              log: @escaping (String) -> Void) throws -> CheckResult {
         let layout = try CheckLayout.load(file)
         let checker = Qcow2Checker(layout: layout, fix: fix, log: log)
+        checker.overlapChecks = overlapChecks
         return try checker.run()
     }
 

@@ -9,13 +9,20 @@ extension Qcow2Checker {
         let cs = UInt64(layout.clusterSize)
         let start = offset & ~(cs - 1)
         let end = alignUp(offset + length, cs)
-        func hits(_ o: UInt64, _ len: UInt64) -> Bool { len > 0 && o < end && start < o + len }
-        if offset < cs { return "qcow2_header" }
-        if hits(layout.header.l1TableOffset, UInt64(layout.l1.count) * 8) { return "active L1 table" }
-        if hits(stored.tableOffset, UInt64(stored.table.count) * 8) { return "refcount table" }
-        if hits(snapshots.offset, snapshots.size) { return "snapshot table" }
-        for sn in snapshots.entries where hits(sn.l1Offset, UInt64(sn.l1Size) * 8) { return "inactive L1 table" }
-        for e in stored.table where hits(e & StoredRefcounts.offsetMask, cs) { return "refcount block" }
+        func hits(_ structure: MetadataStructure, _ o: UInt64, _ len: UInt64) -> Bool {
+            overlapChecks.contains(MetadataStructures(structure)) && len > 0 && o < end && start < o + len
+        }
+        if hits(.mainHeader, 0, cs) { return MetadataStructure.mainHeader.name }
+        if hits(.activeL1, layout.header.l1TableOffset, UInt64(layout.l1.count) * 8) { return MetadataStructure.activeL1.name }
+        if hits(.refcountTable, stored.tableOffset, UInt64(stored.table.count) * 8) { return MetadataStructure.refcountTable.name }
+        if hits(.snapshotTable, snapshots.offset, snapshots.size) { return MetadataStructure.snapshotTable.name }
+        for sn in snapshots.entries where hits(.inactiveL1, sn.l1Offset, UInt64(sn.l1Size) * 8) {
+            return MetadataStructure.inactiveL1.name
+        }
+        for e in stored.table where e & StoredRefcounts.offsetMask != 0
+            && hits(.refcountBlock, e & StoredRefcounts.offsetMask, cs) {
+            return MetadataStructure.refcountBlock.name
+        }
         return nil
     }
 
@@ -24,7 +31,7 @@ extension Qcow2Checker {
     func guardL1Write(entryAt offset: UInt64) throws {
         let cs = UInt64(layout.clusterSize)
         let cluster = offset & ~(cs - 1)
-        if layout.l1.contains(where: { $0 & Self.l1OffsetMask & ~(cs - 1) == cluster }) {
+        if overlapChecks.contains(.activeL2), layout.l1.contains(where: { $0 & Self.l1OffsetMask & ~(cs - 1) == cluster }) {
             try refuseWrite("active L2 table", message: nil)
         }
     }

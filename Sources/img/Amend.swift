@@ -11,8 +11,7 @@ struct Amend: ParsableCommand {
         extended_l2 and compression_type can only be chosen at creation.
         """)
 
-    @Option(name: .customShort("f"), help: "Image format (qcow2); probed when omitted.")
-    var format: String?
+    @OptionGroup var image: ImageSelection
     @Option(name: .customShort("o"), help: "Comma-separated key=value options to change.")
     var options: [String] = []
     @Flag(name: .customShort("p"), help: "Show progress.")
@@ -37,7 +36,7 @@ struct Amend: ParsableCommand {
                 return
             }
             let amend = try parse(parseKeyValueOptions(options))
-            let device = try openImage(path: filename, format: format, writable: true, forceShare: false)
+            let device = try image.open(filename, writable: true)
             defer { try? device.close() }
             guard let q = device as? Qcow2Image else {
                 throw CLIError("Format driver '\(device.formatName)' does not support option amendment")

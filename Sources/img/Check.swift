@@ -17,14 +17,12 @@ struct Check: ParsableCommand {
         L1 table is damaged and relinks them.
         """)
 
-    @Option(name: .customShort("f"), help: "Image format (qcow2 or raw); probed when omitted.")
-    var format: String?
+    /// -f, -U and --image-opts (whose overlap-check settings guard the repair's writes).
+    @OptionGroup var image: ImageOptions
     @Option(help: "Output format: human or json.")
     var output: OutputFormat = .human
     @Option(name: .customShort("r"), help: "Repair: leaks or all.")
     var repair: RepairMode?
-    @Flag(name: .customShort("U"), help: "Open read-only without taking QEMU's write lock (force share).")
-    var forceShare = false
     @Flag(name: .customShort("q"), help: "Quiet: print no summary.")
     var quiet = false
     @Flag(help: "Recover the guest mapping when L1/L2 tables are damaged (implies -r all).")
@@ -42,20 +40,22 @@ struct Check: ParsableCommand {
 
     private func check() throws -> Int32 {
         let fix: FixMode = salvage ? .all : repair == .all ? .all : repair == .leaks ? .leaks : []
-        if forceShare && !fix.isEmpty { throw CLIError("force-share=on can only be used with read-only images") }
+        if image.forceShare && !fix.isEmpty { throw CLIError("force-share=on can only be used with read-only images") }
+        let resolved = try image.resolve(filename)
+        let path = resolved.path
         let kind: ImageFormatName
-        if let format {
+        if let format = resolved.format {
             guard let k = ImageFormatName(rawValue: format) else { throw CLIError("Unknown driver '\(format)'") }
             kind = k
         } else {
-            kind = try probeFormat(path: filename)
+            kind = try probeFormat(path: path)
         }
         guard kind == .qcow2 else {
-            _ = try HostFile(path: filename, mode: .readOnly)  // a missing file is "could not open" (1), not 63
+            _ = try HostFile(path: path, mode: .readOnly)  // a missing file is "could not open" (1), not 63
             throw CLIError("This image format does not support checks", exitCode: 63)
         }
-        let file = try HostFile(path: filename, mode: fix.isEmpty ? .readOnly : .readWrite)
-        let perms = !fix.isEmpty ? ImageLock.writer : forceShare ? ImageLock.sharedReader : ImageLock.reader
+        let file = try HostFile(path: path, mode: fix.isEmpty ? .readOnly : .readWrite)
+        let perms = !fix.isEmpty ? ImageLock.writer : image.forceShare ? ImageLock.sharedReader : ImageLock.reader
         try ImageLock.acquire(file, use: perms.use, share: perms.share)
         let sink = BufferedLog()
         defer { sink.flush() }
@@ -64,7 +64,7 @@ struct Check: ParsableCommand {
         var result: CheckResult
         do {
             if salvage { try Salvage.run(file: file, log: log) }
-            result = try Qcow2Checker.check(file: file, fix: fix, log: log)
+            result = try Qcow2Checker.check(file: file, fix: fix, overlapChecks: resolved.qcow2.overlapCheck.enabled, log: log)
             if result.corruptionsFixed != 0 || result.leaksFixed != 0 {
                 if output == .human && !quiet {
                     sink.flush()
@@ -78,13 +78,13 @@ struct Check: ParsableCommand {
             }
         } catch let e as CheckLayout.OpenFailure {
             sink.flush()
-            throw CLIError("Could not open '\(filename)': \(e.description)")
+            throw CLIError("Could not open '\(path)': \(e.description)")
         } catch let e as CheckAborted {
             sink.flush()
             throw CLIError("Check failed: \(e.reason)")
         }
         sink.flush()
-        let report = CheckReport(filename: filename, result: result)
+        let report = CheckReport(filename: path, result: result)
         if !quiet { print(output == .json ? report.json().pretty() : report.human(), terminator: output == .json ? "\n" : "") }
         if result.checkErrors != 0 {
             Console.error("Check failed")

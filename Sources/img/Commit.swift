@@ -8,8 +8,7 @@ struct Commit: ParsableCommand {
         discussion: "With -b the data of every image above BASE goes into BASE and the overlay is kept "
             + "(as with -d); otherwise the overlay is emptied afterwards.")
 
-    @Option(name: .customShort("f"), help: "Format of the overlay (probed when omitted).")
-    var format: String?
+    @OptionGroup var image: ImageSelection
     @Option(name: .customShort("b"), help: "The image in the backing chain to commit into.")
     var base: String?
     @Flag(name: .customShort("d"), help: "Do not empty the overlay after the commit.")
@@ -23,8 +22,10 @@ struct Commit: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            var request = CommitRequest(path: filename)
-            request.format = format
+            let resolved = try image.resolve(filename)
+            var request = CommitRequest(path: resolved.path)
+            request.format = resolved.format
+            request.qcow2 = resolved.qcow2
             request.base = base
             request.keepOverlay = keep
             let line = ProgressLine(enabled: progress && !quiet)

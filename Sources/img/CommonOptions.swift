@@ -40,35 +40,61 @@ func parseBool(_ value: String, key: String) throws -> Bool {
     }
 }
 
-/// Flags shared by every command that opens an existing image.
-struct ImageOptions: ParsableArguments {
+/// -f and --image-opts: which image a command works on and how its qcow2 driver behaves
+/// (overlap checks, cache sizes). Every command that writes an existing image takes these.
+struct ImageSelection: ParsableArguments {
     @Option(name: .customShort("f"), help: "Image format (qcow2 or raw); probed when omitted.")
     var format: String?
-
-    @Flag(name: .customShort("U"), help: "Open the image read-only without taking QEMU's write lock (force share).")
-    var forceShare = false
 
     @Flag(name: .customLong("image-opts"),
           help: "FILE is an option string: driver=qcow2,file.filename=PATH,overlap-check=MODE,l2-cache-size=N,...")
     var imageOpts = false
+
+    /// The path, format and qcow2 open options FILE stands for.
+    func resolve(_ file: String) throws -> ResolvedImage {
+        guard imageOpts else { return ResolvedImage(path: file, format: format, qcow2: Qcow2OpenOptions()) }
+        let parsed = try ImageOptionsString.parse(file)
+        return ResolvedImage(path: parsed.path, format: parsed.format ?? format, qcow2: parsed.options)
+    }
+
+    func open(_ file: String, writable: Bool, forceShare: Bool = false) throws -> BlockDevice {
+        try resolve(file).open(writable: writable, forceShare: forceShare)
+    }
+}
+
+/// An image named on the command line, with the options it is to be opened with.
+struct ResolvedImage {
+    var path: String
+    var format: String?
+    var qcow2: Qcow2OpenOptions
+
+    func open(writable: Bool, forceShare: Bool = false) throws -> BlockDevice {
+        var options = ImageOpenOptions()
+        options.writable = writable
+        options.forceShare = forceShare
+        options.qcow2 = qcow2
+        return try openImage(path: path, format: format, options: options)
+    }
+}
+
+/// Flags shared by every command that may open an existing image read-only: the image
+/// selection plus -U.
+struct ImageOptions: ParsableArguments {
+    @OptionGroup var selection: ImageSelection
+
+    @Flag(name: .customShort("U"), help: "Open the image read-only without taking QEMU's write lock (force share).")
+    var forceShare = false
+
+    var format: String? { selection.format }
+
+    func resolve(_ file: String) throws -> ResolvedImage { try selection.resolve(file) }
 
     /// Opens FILE (or the image an --image-opts string names).
     func open(_ file: String, writable: Bool = false) throws -> BlockDevice {
         if forceShare && writable {
             throw CLIError("force-share=on can only be used with read-only images")
         }
-        var options = ImageOpenOptions()
-        options.writable = writable
-        options.forceShare = forceShare
-        var path = file
-        var fmt = format
-        if imageOpts {
-            let parsed = try ImageOptionsString.parse(file)
-            path = parsed.path
-            fmt = parsed.format ?? format
-            options.qcow2 = parsed.options
-        }
-        return try openImage(path: path, format: fmt, options: options)
+        return try selection.open(file, writable: writable, forceShare: forceShare)
     }
 }
 

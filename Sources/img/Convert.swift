@@ -13,8 +13,11 @@ struct Convert: ParsableCommand {
         writes happen in guest order, so the output does not depend on -m.
         """)
 
-    @Option(name: .customShort("f"), help: "Source format (qcow2 or raw); probed when omitted.")
-    var format: String?
+    /// -f, -U and --image-opts apply to the sources.
+    @OptionGroup var image: ImageOptions
+    @Flag(name: .customLong("target-image-opts"),
+          help: "DST is an option string (driver=qcow2,file.filename=PATH,overlap-check=MODE,...); needs -n.")
+    var targetImageOpts = false
     @Option(name: .customShort("O"), help: "Target format (default raw).")
     var outputFormat = "raw"
     @Option(name: .customShort("o"), help: "Target creation options (key=value,...).")
@@ -41,8 +44,6 @@ struct Convert: ParsableCommand {
     var progress = false
     @Flag(name: .customShort("q"), help: "Quiet.")
     var quiet = false
-    @Flag(name: .customShort("U"), help: "Open the sources without taking QEMU's locks (force share).")
-    var forceShare = false
     @Flag(name: .customLong("salvage"), help: "Turn source read errors into zeros, with a warning naming the range.")
     var salvage = false
     @Argument(help: "Source images, then the target.")
@@ -56,8 +57,18 @@ struct Convert: ParsableCommand {
         try runReportingErrors { try convert() }
     }
 
-    private var target: String { files[files.count - 1] }
+    private var targetSpec: String { files[files.count - 1] }
     private var sources: [String] { Array(files.dropLast()) }
+
+    /// The target's path and open options (from --target-image-opts, which needs -n).
+    private func resolveTarget(_ kind: ImageFormatName) throws -> ResolvedImage {
+        guard targetImageOpts else {
+            return ResolvedImage(path: targetSpec, format: noCreate ? nil : kind.rawValue, qcow2: Qcow2OpenOptions())
+        }
+        guard noCreate else { throw CLIError("--target-image-opts requires use of -n flag") }
+        let parsed = try ImageOptionsString.parse(targetSpec)
+        return ResolvedImage(path: parsed.path, format: parsed.format, qcow2: parsed.options)
+    }
 
     private func settings() throws -> ConvertSettings {
         var s = ConvertSettings()
@@ -84,16 +95,16 @@ struct Convert: ParsableCommand {
     }
 
     /// Opens the sources as one device (a snapshot of the single source with -l).
-    private func openSources(forceShare share: Bool) throws -> BlockDevice {
-        if snapshot != nil && sources.count > 1 { throw CLIError("No support for concatenating multiple snapshot") }
-        let devices = try sources.map { try openImage(path: $0, format: format, writable: false, forceShare: share) }
-        if let snapshot { try loadSnapshot(snapshot, of: devices[0], path: sources[0]) }
-        return devices.count == 1 ? devices[0] : try ConcatenatedDevice(devices)
+    private func openSources(_ resolved: [ResolvedImage]) throws -> BlockDevice {
+        if snapshot != nil && resolved.count > 1 { throw CLIError("No support for concatenating multiple snapshot") }
+        return try Convert.open(resolved, forceShare: image.forceShare, snapshot: snapshot)
     }
 
     private func convert() throws {
         var settings = try settings()
         let kind = try formatName(outputFormat)
+        let targetImage = try resolveTarget(kind)
+        let target = targetImage.path
         var create = try CreateOptionSet(kind: kind, specs: options, filename: target)
         if compress && kind != .qcow2 { throw CLIError("Compression not supported for this file format") }
         if let backingFile {
@@ -104,20 +115,21 @@ struct Convert: ParsableCommand {
         if create.qcow2.backingFile != nil && create.qcow2.backingFormat == nil {
             throw CLIError("Use of backing file requires explicit backing format")
         }
-        let source = try openSources(forceShare: forceShare)
+        let sourceImages = try sources.map { try image.resolve($0) }
+        let source = try openSources(sourceImages)
         defer { try? source.close() }
 
         let interrupts = InterruptFlag()
         defer { interrupts.restore() }
         var created = false
         var targetDevice: BlockDevice?
-        try refuseOverwritingInput(source)
+        try refuseOverwritingInput(source, target: target)
         do {
             if !noCreate {
                 try create.create(path: target, size: source.virtualSize)
                 created = true
             }
-            let device = try openImage(path: target, format: noCreate ? nil : kind.rawValue, writable: true, forceShare: false)
+            let device = try targetImage.open(writable: true)
             targetDevice = device
             if noCreate && device.virtualSize < source.virtualSize {
                 throw CLIError("Output image is too small")
@@ -132,9 +144,9 @@ struct Convert: ParsableCommand {
                 openBacking = { try openImage(path: path, format: fmt, writable: false, forceShare: true) }
                 settings.targetReadsZero = false
             }
-            let sourcePaths = sources, fmt = format, snap = snapshot
+            let snap = snapshot
             let converter = ImageConverter(source: source, openSource: {
-                try Convert.reopen(paths: sourcePaths, format: fmt, snapshot: snap)
+                try Convert.open(sourceImages, forceShare: true, snapshot: snap)
             }, target: device, openBacking: openBacking, settings: settings)
             let bar = ProgressLine(enabled: progress && !quiet, stream: stderr, showRate: true)
             converter.progress = { bar.update(done: $0, total: $1) }
@@ -157,7 +169,7 @@ struct Convert: ParsableCommand {
 
     /// Creating the target truncates it: it must not be a source or a file a source reads
     /// through its backing chain.
-    private func refuseOverwritingInput(_ source: BlockDevice) throws {
+    private func refuseOverwritingInput(_ source: BlockDevice, target: String) throws {
         guard !noCreate else { return }
         var layers = (source as? ConcatenatedDevice)?.members ?? [source]
         while let layer = layers.popLast() {
@@ -168,10 +180,11 @@ struct Convert: ParsableCommand {
         }
     }
 
-    /// A worker's own read-only handle of the sources (never locks: the main handle holds them).
-    static func reopen(paths: [String], format: String?, snapshot: String?) throws -> BlockDevice {
-        let devices = try paths.map { try openImage(path: $0, format: format, writable: false, forceShare: true) }
-        if let snapshot { try loadSnapshot(snapshot, of: devices[0], path: paths[0]) }
+    /// The sources as one read-only device. Workers open their own handles with forceShare
+    /// (the main handle holds the locks).
+    static func open(_ images: [ResolvedImage], forceShare: Bool, snapshot: String?) throws -> BlockDevice {
+        let devices = try images.map { try $0.open(writable: false, forceShare: forceShare) }
+        if let snapshot { try loadSnapshot(snapshot, of: devices[0], path: images[0].path) }
         return devices.count == 1 ? devices[0] : try ConcatenatedDevice(devices)
     }
 }

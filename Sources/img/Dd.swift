@@ -7,12 +7,10 @@ import ImageFormat
 struct Dd: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Copy part of an image into a new image, dd style.")
 
-    @Option(name: .customShort("f"), help: "Input format; probed when omitted.")
-    var format: String?
+    /// -f, -U and --image-opts apply to the input.
+    @OptionGroup var image: ImageOptions
     @Option(name: .customShort("O"), help: "Output format (default raw).")
     var outputFormat = "raw"
-    @Flag(name: .customShort("U"), help: "Open the input without taking QEMU's locks (force share).")
-    var forceShare = false
     @Argument(help: "Operands: if=INPUT of=OUTPUT [bs=N] [count=N] [skip=N].")
     var operands: [String] = []
 
@@ -51,8 +49,9 @@ struct Dd: ParsableCommand {
     private func copy(_ o: Operands) throws {
         guard let input = o.input, let output = o.output else { throw CLIError("Must specify both input and output files") }
         let kind = try formatName(outputFormat)
-        if sameFile(input, output) { throw CLIError("'\(output)' is also the input; refusing to overwrite it") }
-        let source = try openImage(path: input, format: format, writable: false, forceShare: forceShare)
+        let inputImage = try image.resolve(input)
+        if sameFile(inputImage.path, output) { throw CLIError("'\(output)' is also the input; refusing to overwrite it") }
+        let source = try inputImage.open(writable: false, forceShare: image.forceShare)
         defer { try? source.close() }
         var end = source.virtualSize
         if let count = o.count, let bytes = checkedMultiply(count, o.blockSize), bytes < end { end = bytes }

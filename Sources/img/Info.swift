@@ -15,10 +15,9 @@ struct Info: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             // Like qemu-img, plain info does not need (or open) the backing chain.
-            var options = ImageOpenOptions()
-            options.forceShare = image.forceShare
-            options.qcow2.openBacking = backingChain
-            let device = try openImage(path: filename, format: image.format, options: options)
+            var resolved = try image.resolve(filename)
+            resolved.qcow2.openBacking = backingChain
+            let device = try resolved.open(writable: false, forceShare: image.forceShare)
             defer { try? device.close() }
             var layers: [BlockDevice] = [device]
             if backingChain {

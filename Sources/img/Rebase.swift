@@ -9,8 +9,7 @@ struct Rebase: ParsableCommand {
         discussion: "Safe mode copies into the image every cluster that differs between the old and the new "
             + "backing file. -b \"\" removes the backing file (the image becomes standalone).")
 
-    @Option(name: .customShort("f"), help: "Format of the image (probed when omitted).")
-    var format: String?
+    @OptionGroup var image: ImageSelection
     @Option(name: .customShort("F"), help: "Format of the new backing file.")
     var backingFormat: String?
     @Option(name: .customShort("b"), help: "The new backing file (\"\" for none).")
@@ -29,8 +28,10 @@ struct Rebase: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             guard let backing else { throw CLIError("Must specify backing file (-b) or use unsafe mode (-u)") }
-            var request = RebaseRequest(path: filename, backing: backing)
-            request.format = format
+            let resolved = try image.resolve(filename)
+            var request = RebaseRequest(path: resolved.path, backing: backing)
+            request.format = resolved.format
+            request.qcow2 = resolved.qcow2
             request.backingFormat = backingFormat
             request.unsafe = unsafe
             request.compress = compress

@@ -8,8 +8,7 @@ struct Resize: ParsableCommand {
         discussion: "SIZE is absolute, or relative with a leading + or -. Shrinking needs --shrink; "
             + "data past the new end is lost.")
 
-    @Option(name: .customShort("f"), help: ArgumentHelp("Image format (qcow2 or raw); probed when omitted.", valueName: "fmt"))
-    var format: String?
+    @OptionGroup var image: ImageSelection
     @Flag(help: "Allow shrinking the image (data past the new end is discarded).")
     var shrink = false
     @Option(help: ArgumentHelp("Preallocation for the new area: off, metadata (qcow2), falloc or full.", valueName: "mode"))
@@ -26,7 +25,7 @@ struct Resize: ParsableCommand {
             guard args.count == 2 else { throw CLIError("Expecting image file name and size") }
             let (filename, sizeText) = (args[0], args[1])
             let mode = try preallocationMode()
-            let device = try openImage(path: filename, format: format, writable: true, forceShare: false)
+            let device = try image.open(filename, writable: true)
             defer { try? device.close() }
             let newSize = try Resize.target(sizeText, current: device.virtualSize)
             if newSize < device.virtualSize && !shrink {

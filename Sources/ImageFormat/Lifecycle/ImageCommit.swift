@@ -13,6 +13,8 @@ public struct CommitRequest {
     public var base: String?
     /// Keep the overlay's contents (-d; implied by an explicit base, as in qemu-img).
     public var keepOverlay = false
+    /// qcow2 driver options (overlap checks, caches) for the images the commit writes.
+    public var qcow2 = Qcow2OpenOptions()
     public init(path: String) { self.path = path }
 }
 
@@ -33,12 +35,16 @@ public func commitImage(_ request: CommitRequest, progress: ((Double) -> Void)? 
     defer { for l in layers { try? l.close() } }
     for (i, layer) in chain[0..<baseIndex].enumerated() {
         var o = ImageOpenOptions()
+        o.qcow2 = request.qcow2
         o.writable = i == 0 && emptyTop
         o.forceShare = !o.writable
         o.qcow2.openBacking = false
         layers.append(try openImage(path: layer.path, format: layer.format, options: o))
     }
-    let base = try openImage(path: chain[baseIndex].path, format: chain[baseIndex].format, writable: true, forceShare: false)
+    var baseOptions = ImageOpenOptions()
+    baseOptions.qcow2 = request.qcow2
+    baseOptions.writable = true
+    let base = try openImage(path: chain[baseIndex].path, format: chain[baseIndex].format, options: baseOptions)
     defer { try? base.close() }
 
     let top = layers[0]

@@ -10,6 +10,8 @@ public struct RebaseRequest {
     public var backingFormat: String?
     public var unsafe = false
     public var compress = false
+    /// qcow2 driver options (overlap checks, caches) for the image being rebased.
+    public var qcow2 = Qcow2OpenOptions()
     public init(path: String, backing: String) { self.path = path; self.backing = backing }
 }
 
@@ -19,6 +21,7 @@ public func rebaseImage(_ request: RebaseRequest, progress: ((Double) -> Void)? 
         throw ImageError.invalidArgument("Could not change the backing file to '\(request.backing)': backing format must be specified")
     }
     var o = ImageOpenOptions()
+    o.qcow2 = request.qcow2
     o.writable = true
     o.qcow2.openBacking = false
     let device = try openImage(path: path, format: request.format, options: o)
