@@ -62,9 +62,11 @@ struct Measure: ParsableCommand {
                 data = try SizeEstimate.qcow2DataBytes(source: source, clusterSize: q.clusterSize)
             }
             required = full - dataSize + data
-            // Persistent bitmaps are a v3 feature and only a qcow2 source can carry them;
-            // img copies none, so their size is 0.
-            if q.version >= 3, source is Qcow2Image { bitmaps = 0 }
+            // Persistent bitmaps are a v3 feature and only a qcow2 source can carry them.
+            if q.version >= 3, let image = source as? Qcow2Image {
+                bitmaps = SizeEstimate.qcow2BitmapBytes(try image.persistentBitmaps(), virtualSize: virtualSize,
+                                                        clusterSize: q.clusterSize)
+            }
         }
         switch output {
         case .human:

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 /// img measure prints qemu-img measure's numbers, human and JSON, for sizes and files.
@@ -27,6 +28,31 @@ final class MeasureTests: XCTestCase {
         cases.append(["-l", "s1", "-O", "qcow2", snap])
         cases.append([sources[0].path, "--size", "1G"])
         for args in cases { try Agreement.sameAsQemuImg("measure", args) }
+    }
+
+    /// Persistent bitmaps count as qemu-img counts them (every bitmap fully allocated, its
+    /// table and the directory rounded up to clusters), and not at all once the autoclear
+    /// bit says the extension is stale.
+    func testBitmapsSizeAgreesWithQemuImg() throws {
+        try Tool.requireQemu()
+        let dir = try TempDir()
+        let path = dir.file("bitmaps.qcow2")
+        try Tool.must("qemu-img", ["create", "-q", "-f", "qcow2", path, "3G"])
+        try Tool.must("qemu-img", ["bitmap", "--add", path, "b0"])
+        try Tool.must("qemu-img", ["bitmap", "--add", "-g", "512", path, "a-longer-bitmap-name"])
+        try Tool.must("qemu-img", ["bitmap", "--add", "-g", "2M", "--disable", path, "disabled"])
+        let cases: [[String]] = [
+            ["-O", "qcow2", path], ["--output", "json", "-O", "qcow2", path],
+            ["-O", "qcow2", "-o", "cluster_size=512", path], ["-O", "qcow2", "-o", "cluster_size=2M", path],
+            ["-O", "qcow2", "-o", "compat=0.10", path], ["-O", "raw", path],
+        ]
+        for args in cases { try Agreement.sameAsQemuImg("measure", args) }
+        var header = fileBytes(path)
+        header[95] &= ~1  // autoclear "bitmaps" bit
+        try header.write(to: URL(fileURLWithPath: path))
+        try Agreement.sameAsQemuImg("measure", ["-O", "qcow2", path])
+        let out = try Tool.must("img", ["measure", "-O", "qcow2", path]).stdout
+        XCTAssertTrue(out.contains("bitmaps size: 0"), out)
     }
 
     /// The estimate holds: img's own convert output fits in the required size.
