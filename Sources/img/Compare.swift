@@ -70,7 +70,7 @@ struct Compare: ParsableCommand {
             let s1 = try status(ca, offset, end: size1, name: filename1)
             let s2 = try status(cb, offset, end: size2, name: filename2)
             var chunk = min(s1.length, s2.length)
-            if strict && !sameStatus(s1, s2) {
+            if strict, try !sameStatus(s1, s2) || ca.reachesEnd(at: offset, end: size1) != cb.reachesEnd(at: offset, end: size2) {
                 throw Failure(code: 1, message: "Strict mode: Offset \(offset) block status mismatch!")
             }
             let zero1 = s1.zero && !s1.data, zero2 = s2.zero && !s2.data
