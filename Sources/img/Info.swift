@@ -51,18 +51,53 @@ struct ImageInfoReport {
         return resolveBackingPath(name, relativeTo: q.filename)
     }
 
-    func formatSpecific() -> [(String, JSON)]? {
+    func formatSpecific() throws -> [(String, JSON)]? {
         guard let q = qcow2 else { return nil }
         let v3 = q.header.version >= 3
         var data: [(String, JSON)] = [("compat", .string(v3 ? "1.1" : "0.10")),
                                       ("compression-type", .string(q.compressionType.name))]
         if v3 { data.append(("lazy-refcounts", .bool(q.header.compatibleFeatures & Qcow2Feature.Compatible.lazyRefcounts != 0))) }
+        let bitmaps = try q.persistentBitmaps()
+        if !bitmaps.isEmpty { data.append(("bitmaps", .array(bitmaps.map(ImageInfoReport.bitmapJSON)))) }
         data.append(("refcount-bits", .int(Int64(q.header.refcountBits))))
         if v3 {
             data.append(("corrupt", .bool(q.isCorrupt)))
             data.append(("extended-l2", .bool(q.header.incompatibleFeatures & Qcow2Feature.Incompatible.extendedL2 != 0)))
         }
         return data
+    }
+
+    /// A bitmap as qemu-img info lists it: flags (in-use before auto), name, granularity.
+    static func bitmapJSON(_ b: Qcow2BitmapEntry) -> JSON {
+        var flags: [JSON] = []
+        if b.flags & 1 != 0 { flags.append(.string("in-use")) }
+        if b.flags & 2 != 0 { flags.append(.string("auto")) }
+        return .object([("flags", .array(flags)), ("name", .string(b.name)),
+                        ("granularity", .uint(UInt64(1) << UInt64(b.granularityBits)))])
+    }
+
+    /// QEMU's human rendering of nested info: "key: value", or "key:" followed by the
+    /// members one level deeper; list items are named [0], [1], ...; dashes in keys read
+    /// as spaces.
+    static func humanLines(_ value: JSON, indent: Int) -> [String] {
+        let pad = String(repeating: "    ", count: indent)
+        let members: [(String, JSON)]
+        switch value {
+        case .object(let m): members = m.map { ($0.0.replacing("-", with: " "), $0.1) }
+        case .array(let items): members = items.enumerated().map { ("[\($0.offset)]", $0.element) }
+        default: return []
+        }
+        var lines: [String] = []
+        for (key, member) in members {
+            switch member {
+            case .object, .array:
+                lines.append("\(pad)\(key):")
+                lines += humanLines(member, indent: indent + 1)
+            default:
+                lines.append("\(pad)\(key): \(member.compact().replacing("\"", with: ""))")
+            }
+        }
+        return lines
     }
 
     func json() throws -> JSON {
@@ -74,7 +109,7 @@ struct ImageInfoReport {
         if let q = qcow2 { m.append(("cluster-size", .int(Int64(q.clusterSize)))) }
         m.append(("format", .string(device.formatName)))
         m.append(("actual-size", .uint(try actualSize())))
-        if let data = formatSpecific() {
+        if let data = try formatSpecific() {
             m.append(("format-specific", .object([("type", .string("qcow2")), ("data", .object(data))])))
         }
         if let full = fullBackingName, let q = qcow2 {
@@ -103,11 +138,9 @@ struct ImageInfoReport {
                 lines += q.snapshots.map(SnapshotListing.row)
             }
         }
-        if let data = formatSpecific() {
+        if let data = try formatSpecific() {
             lines.append("Format specific information:")
-            for (key, value) in data {
-                lines.append("    \(key.replacing("-", with: " ")): \(value.compact().replacing("\"", with: ""))")
-            }
+            lines += ImageInfoReport.humanLines(.object(data), indent: 1)
         }
         return lines.joined(separator: "\n")
     }

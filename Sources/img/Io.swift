@@ -75,7 +75,7 @@ final class IoShell {
             case "discard", "d": return try discard(flags)
             case "flush", "f": try device.flush(); return true
             case "map": return try map()
-            case "info": return info()
+            case "info": return try info()
             default:
                 print("command \"\(name)\" not found")
                 return false
@@ -174,16 +174,14 @@ final class IoShell {
         return true
     }
 
-    private func info() -> Bool {
+    private func info() throws -> Bool {
         print("format name: \(device.formatName)")
         if let q = device as? Qcow2Image {
             print("cluster size: \(ioSize(Double(q.clusterSize)))")
             print("vm state offset: \(ioSize(Double(q.l2CoverageBytes * UInt64(q.header.l1Size))))")
-            if let data = ImageInfoReport(device: q).formatSpecific() {
+            if let data = try ImageInfoReport(device: q).formatSpecific() {
                 print("Format specific information:")
-                for (key, value) in data {
-                    print("    \(key.replacing("-", with: " ")): \(value.compact().replacing("\"", with: ""))")
-                }
+                ImageInfoReport.humanLines(.object(data), indent: 1).forEach { print($0) }
             }
         }
         return true
