@@ -73,6 +73,8 @@ public final class CPU {
     var savedFlags: UInt32 = 0
     /// Whether an undefined opcode stops the machine (boot) instead of raising #UD.
     public var stopOnInvalidOpcode = false
+    /// The opcode map, held here so the hot path skips the global's lazy-init check.
+    let opcodeFamilies = OpcodeMap.families
 
     public init(model: CPUModel, memory: Memory, io: IOBus) {
         self.model = model
