@@ -65,7 +65,7 @@ extension CPU {
         }
     }
 
-    @inline(__always)
+    @inline(always)
     func execute(_ op: UInt8) {
         switch opcodeFamilies[Int(op)] {
         case .alu: aluOpcode(op)
