@@ -11,35 +11,41 @@ extension CPU {
         repPrefix = 0
         faultDepth = 0
         var op = fetch8()
-        // Most instructions have no prefix: test the three prefix groups with plain compares
-        // (26/2E/36/3E, 64-67, F0-F3) so the common path takes no extra indirect jump.
-        if op & 0xE7 == 0x26 || op & 0xFC == 0x64 || op & 0xFC == 0xF0 {
-            prefixes: while true {
-                switch op {
-                case 0x26: segOverride = Seg.es
-                case 0x2E: segOverride = Seg.cs
-                case 0x36: segOverride = Seg.ss
-                case 0x3E: segOverride = Seg.ds
-                case 0x64 where model == .i386: segOverride = Seg.fs
-                case 0x65 where model == .i386: segOverride = Seg.gs
-                case 0x66 where model == .i386: opSize32 = !codeBig
-                case 0x67 where model == .i386: adSize32 = !codeBig
-                case 0xF0: break
-                case 0xF1 where model == .i8086: break
-                case 0xF2, 0xF3: repPrefix = op
-                default: break prefixes
-                }
-                op = fetch8()
-            }
-        }
         // FS and GS are reachable only through a prefix, so a limited (often null) FS or GS
         // costs no snapshot until an instruction names it.
-        if limitCheckMask & (CPU.implicitSegments | (segOverride >= 0 ? 1 << UInt8(segOverride) : 0)) != 0 {
-            saveForRollback()
+        var reachable = CPU.implicitSegments
+        if opcodeFamilies[Int(op)] == .prefix {
+            op = decodePrefixes(op)
+            if segOverride >= 0 { reachable |= 1 << UInt8(segOverride) }
         }
+        if limitCheckMask & reachable != 0 { saveForRollback() }
         execute(op)
         if limitFaultVector >= 0 { rollBackAndFault() }
         instructionCount &+= 1
+    }
+
+    /// Applies the prefixes starting with `first` and returns the opcode byte after them.
+    /// Bytes that are prefixes only on the 386 (64-67) or only on the 8086 (F1) end the
+    /// prefix run on the other model and are executed as opcodes.
+    func decodePrefixes(_ first: UInt8) -> UInt8 {
+        var op = first
+        while true {
+            switch op {
+            case 0x26: segOverride = Seg.es
+            case 0x2E: segOverride = Seg.cs
+            case 0x36: segOverride = Seg.ss
+            case 0x3E: segOverride = Seg.ds
+            case 0x64 where model == .i386: segOverride = Seg.fs
+            case 0x65 where model == .i386: segOverride = Seg.gs
+            case 0x66 where model == .i386: opSize32 = !codeBig
+            case 0x67 where model == .i386: adSize32 = !codeBig
+            case 0xF0: break
+            case 0xF1 where model == .i8086: break
+            case 0xF2, 0xF3: repPrefix = op
+            default: return op
+            }
+            op = fetch8()
+        }
     }
 
     /// ES, SS and DS: the segments instructions use without a prefix (CS is never checked).
@@ -153,6 +159,10 @@ extension CPU {
         case .group3: group3(op)
         case .group4: group4()
         case .group5: group5()
+        case .prefix:
+            // Only a byte that is no prefix on this model gets here: 64-67 on the 8086
+            // (aliases of Jcc 74-77) and F1 on the 386.
+            if model == .i8086 && op & 0xF0 == 0x60 { jccShort(Int(op & 0xF)) } else { invalidOpcode(hex8(op)) }
         case .invalid:
             invalidOpcode(hex8(op))
         }

@@ -8,7 +8,7 @@ enum OpcodeFamily: UInt8 {
     case testAccImm, movRegImm8, movRegImm, shiftImm, returnImm, returnNear, les, lds, movRMImm
     case enter, leave, returnFarImm, returnFar, int3, intImm, into, iret, shift, aam, aad, salc
     case xlat, esc, loop, io, callRelative, jumpRelative, jumpFar, jumpShort, hlt, flagOp
-    case group3, group4, group5, invalid
+    case group3, group4, group5, prefix, invalid
 }
 
 enum OpcodeMap {
@@ -43,6 +43,8 @@ enum OpcodeMap {
         set(.callRelative, [0xE8...0xE8]); set(.jumpRelative, [0xE9...0xE9]); set(.jumpFar, [0xEA...0xEA])
         set(.jumpShort, [0xEB...0xEB]); set(.hlt, [0xF4...0xF4]); set(.flagOp, [0xF5...0xF5, 0xF8...0xFD])
         set(.group3, [0xF6...0xF7]); set(.group4, [0xFE...0xFE]); set(.group5, [0xFF...0xFF])
+        // Segment overrides, 66/67 (386), LOCK, F1 (8086), REPNE/REP: see `decodePrefixes`.
+        set(.prefix, [0x26...0x26, 0x2E...0x2E, 0x36...0x36, 0x3E...0x3E, 0x64...0x67, 0xF0...0xF3])
         return UnsafePointer(table)
     }()
 }
