@@ -61,7 +61,10 @@ public final class CPU {
     var eaSeg = Seg.ds
     var eaOff: UInt32 = 0
     /// Code segment default size (CS.D in protected mode).
-    var codeBig = false
+    var codeBig = false { didSet { ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF } }
+    /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
+    /// every fetch applies it.
+    private(set) var ipMask: UInt32 = 0xFFFF
     var faultDepth = 0
     /// Bit n set: segment n is a protected-mode segment whose limit must be checked (not a
     /// flat 4 GiB expand-up one). Flat segments, the common case, cost one test per access.

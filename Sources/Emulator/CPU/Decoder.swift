@@ -3,8 +3,6 @@
 extension CPU {
     // MARK: fetch
 
-    @inline(always) var ipMask: UInt32 { codeBig ? 0xFFFF_FFFF : 0xFFFF }
-
     @inline(always) func fetch8() -> UInt8 {
         let v = mem.read8(segBase[Seg.cs] &+ eip)
         eip = (eip &+ 1) & ipMask
@@ -21,6 +19,11 @@ extension CPU {
     }
 
     @inline(always) func fetch32() -> UInt32 {
+        if eip <= ipMask &- 3 { // the common case: no wrap of the offset inside the immediate
+            let v = mem.read32(segBase[Seg.cs] &+ eip)
+            eip = (eip &+ 4) & ipMask
+            return v
+        }
         let lo = UInt32(fetch16())
         return lo | UInt32(fetch16()) << 16
     }

@@ -85,12 +85,15 @@ extension CPU {
 
     /// SHLD/SHRD r/m, reg, imm8|CL (0F A4/A5/AC/AD).
     func doubleShift(left: Bool, byCL: Bool) {
-        let size = opSize
+        if opSize32 { doubleShift(left: left, byCL: byCL, size: 4) } else { doubleShift(left: left, byCL: byCL, size: 2) }
+    }
+
+    @inline(always) private func doubleShift(left: Bool, byCL: Bool, size: Int) {
         decodeModRM()
         let dst = readRM(size), src = getReg(modrmReg, size)
         let count = (byCL ? regs[Reg.cx] : UInt32(fetch8())) & 31
         if count == 0 { return }
-        let bits = UInt64(size * 8)
+        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let mask = UInt64(maskOf(size))
         var r: UInt32, cf: Bool
         if left {
