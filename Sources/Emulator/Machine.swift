@@ -190,11 +190,11 @@ public final class Machine {
 
     @inline(__always) private func runSlice(_ n: UInt64) {
         let cpu = self.cpu
-        var i: UInt64 = 0
-        while i < n {
+        // The CPU's own instruction counter is the loop counter (one less live value).
+        let end = cpu.instructionCount &+ n
+        while cpu.instructionCount < end {
             cpu.step()
             if cpu.stop != nil || cpu.halted { return }
-            i &+= 1
         }
     }
 

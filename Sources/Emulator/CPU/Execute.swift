@@ -11,15 +11,17 @@ extension CPU {
         repPrefix = 0
         faultDepth = 0
         var op = fetch8()
+        var family = opcodeFamilies[Int(op)]
         // FS and GS are reachable only through a prefix, so a limited (often null) FS or GS
         // costs no snapshot until an instruction names it.
         var reachable = CPU.implicitSegments
-        if opcodeFamilies[Int(op)] == .prefix {
+        if family == .prefix {
             op = decodePrefixes(op)
+            family = opcodeFamilies[Int(op)]
             if segOverride >= 0 { reachable |= 1 << UInt8(segOverride) }
         }
         if limitCheckMask & reachable != 0 { saveForRollback() }
-        execute(op)
+        execute(op, family)
         if limitFaultVector >= 0 { rollBackAndFault() }
         instructionCount &+= 1
     }
@@ -72,8 +74,8 @@ extension CPU {
     }
 
     @inline(always)
-    func execute(_ op: UInt8) {
-        switch opcodeFamilies[Int(op)] {
+    func execute(_ op: UInt8, _ family: OpcodeFamily) {
+        switch family {
         case .alu: aluOpcode(op)
         case .pushSeg: pushSeg(Int(op >> 3))
         case .popSeg: popSeg(Int(op >> 3))
