@@ -61,7 +61,11 @@ public final class CPU {
     var eaSeg = Seg.ds
     var eaOff: UInt32 = 0
     /// Code segment default size (CS.D in protected mode).
-    var codeBig = false { didSet { ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF } }
+    var codeBig = false { didSet { ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF; prefixStateDirty = true } }
+    /// Set when operand/address size, segment override or REP may differ from the code
+    /// segment's defaults (a prefix was seen, or the code size changed); the next
+    /// instruction then resets them. Most instructions have no prefix and skip the reset.
+    var prefixStateDirty = true
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF

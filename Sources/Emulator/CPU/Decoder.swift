@@ -74,7 +74,7 @@ extension CPU {
         eaSeg = segOverride >= 0 ? segOverride : seg
     }
 
-    func decodeEA32() {
+    @inline(always) func decodeEA32() {
         var off: UInt32
         var seg = Seg.ds
         if modrmRM == 4 {

@@ -5,10 +5,13 @@ extension CPU {
     @inline(__always)
     public func step() {
         startEIP = eip
-        opSize32 = codeBig
-        adSize32 = codeBig
-        segOverride = -1
-        repPrefix = 0
+        if prefixStateDirty {
+            opSize32 = codeBig
+            adSize32 = codeBig
+            segOverride = -1
+            repPrefix = 0
+            prefixStateDirty = false
+        }
         faultDepth = 0
         var op = fetch8()
         var family = opcodeFamilies[Int(op)]
@@ -30,6 +33,7 @@ extension CPU {
     /// Bytes that are prefixes only on the 386 (64-67) or only on the 8086 (F1) end the
     /// prefix run on the other model and are executed as opcodes.
     func decodePrefixes(_ first: UInt8) -> UInt8 {
+        prefixStateDirty = true
         var op = first
         while true {
             switch op {
