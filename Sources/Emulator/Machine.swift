@@ -179,7 +179,7 @@ public final class Machine {
             slices += 1
             if outputChanged || slices & 63 == 0 {
                 outputChanged = false
-                if let m = matchExpected(includeScreen: slices & 63 == 0) { return .matched(m) }
+                if let m = matchExpected(includeScreen: slices & 63 == 0 && vga.takeScreenChange()) { return .matched(m) }
             }
             if slices & 255 == 0, let limit = options.timeoutSeconds, monotonicClock() - started > limit {
                 if let m = matchExpected(includeScreen: true) { return .matched(m) }
