@@ -37,7 +37,7 @@ extension CPU {
     }
 
     /// Opcodes 00-3F with low bits 0-5: r/m,reg / reg,r/m / AL|eAX,imm.
-    func aluOpcode(_ opcode: UInt8) {
+    @inline(always) func aluOpcode(_ opcode: UInt8) {
         // One inlined copy per width, so the width tests of the helpers fold away.
         switch opcode & 1 == 0 ? 1 : opSize {
         case 1: aluOpcode(opcode, size: 1)

@@ -1,7 +1,7 @@
 /// MOV, XCHG, LEA, LDS/LES/LSS/LFS/LGS, CBW/CWD, XLAT, MOV to and from segment registers.
 extension CPU {
     /// 88-8B: MOV r/m,reg and reg,r/m.
-    func movRM(_ opcode: UInt8) {
+    @inline(always) func movRM(_ opcode: UInt8) {
         decodeModRM()
         switch opcode & 1 == 0 ? 1 : opSize {
         case 1: movRM(toRegister: opcode & 2 != 0, size: 1)
