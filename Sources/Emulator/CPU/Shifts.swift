@@ -84,7 +84,7 @@ extension CPU {
     }
 
     /// SHLD/SHRD r/m, reg, imm8|CL (0F A4/A5/AC/AD).
-    func doubleShift(left: Bool, byCL: Bool) {
+    @inline(always) func doubleShift(left: Bool, byCL: Bool) {
         if opSize32 { doubleShift(left: left, byCL: byCL, size: 4) } else { doubleShift(left: left, byCL: byCL, size: 2) }
     }
 
