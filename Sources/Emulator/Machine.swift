@@ -179,7 +179,7 @@ public final class Machine {
             slices += 1
             if outputChanged || slices & 63 == 0 {
                 outputChanged = false
-                if let m = matchExpected(includeScreen: slices & 63 == 0) { return .matched(m) }
+                if let m = matchExpected(includeScreen: slices & 63 == 0 && vga.takeScreenChange()) { return .matched(m) }
             }
             if slices & 255 == 0, let limit = options.timeoutSeconds, monotonicClock() - started > limit {
                 if let m = matchExpected(includeScreen: true) { return .matched(m) }
@@ -190,11 +190,11 @@ public final class Machine {
 
     @inline(__always) private func runSlice(_ n: UInt64) {
         let cpu = self.cpu
-        var i: UInt64 = 0
-        while i < n {
+        // The CPU's own instruction counter is the loop counter (one less live value).
+        let end = cpu.instructionCount &+ n
+        while cpu.instructionCount < end {
             cpu.step()
             if cpu.stop != nil || cpu.halted { return }
-            i &+= 1
         }
     }
 

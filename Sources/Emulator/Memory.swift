@@ -83,6 +83,15 @@ public final class Memory {
         write16(linear &+ 2, UInt16(truncatingIfNeeded: v >> 16))
     }
 
+    /// Whether [linear, linear + count) is ordinary RAM: below the A20 and bounds limit
+    /// and, for writing, outside the ROM area. Bulk string moves may then touch `bytes`.
+    func isPlainRAM(_ linear: UInt32, count: Int, forWriting: Bool) -> Bool {
+        let end = UInt64(linear) + UInt64(count)
+        if end > UInt64(readLimit) { return false }
+        if !forWriting { return true }
+        return end <= UInt64(writeLimit) || linear >= 0x10_0000
+    }
+
     /// Bulk copy into guest memory (used by the BIOS for disk reads); ignores A20 and ROM.
     public func load(_ data: UnsafeRawBufferPointer, at address: Int) {
         let n = max(0, min(data.count, size - address))

@@ -8,11 +8,7 @@ final class CPU386InstructionTests: XCTestCase {
     private var cpu: CPU!
 
     override func setUp() {
-        memory = Memory(size: 2 << 20)
-        cpu = CPU(model: .i386, memory: memory, io: IOBus())
-        for s in 0..<6 { cpu.setSegmentReal(s, 0) }
-        cpu.setReg32(Reg.sp, 0x8000)
-        cpu.eip = 0x1000
+        (memory, cpu) = makeRealMode386()
     }
 
     /// Loads `code` at 0:1000 and executes `steps` instructions.

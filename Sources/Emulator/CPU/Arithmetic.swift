@@ -1,25 +1,30 @@
 /// ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG and the 00-3F ALU opcode pattern.
 extension CPU {
-    @inline(__always) func add(_ a: UInt32, _ b: UInt32, _ carry: UInt32, _ size: Int) -> UInt32 {
+    // CF is bit `bits` of the 64-bit sum or difference; OF, SF come from bit `bits - 1`.
+    // Wrapping shifts and no branches: these run for most guest instructions.
+
+    @inline(always) func add(_ a: UInt32, _ b: UInt32, _ carry: UInt32, _ size: Int) -> UInt32 {
+        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let wide = UInt64(a) &+ UInt64(b) &+ UInt64(carry)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        let cf: UInt32 = (wide >> UInt64(size * 8)) & 1 != 0 ? F.cf : 0
-        let of: UInt32 = (a ^ r) & (b ^ r) & signOf(size) != 0 ? F.of : 0
-        putFlags(F.arith, cf | of | ((a ^ b ^ r) & F.af) | szp(r, size))
+        let cf = UInt32(truncatingIfNeeded: wide &>> bits) & 1
+        let of = ((a ^ r) & (b ^ r)) &>> UInt32(truncatingIfNeeded: bits &- 1) & 1
+        putFlags(F.arith, cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size))
         return r
     }
 
-    @inline(__always) func sub(_ a: UInt32, _ b: UInt32, _ borrow: UInt32, _ size: Int) -> UInt32 {
+    @inline(always) func sub(_ a: UInt32, _ b: UInt32, _ borrow: UInt32, _ size: Int) -> UInt32 {
+        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let wide = UInt64(a) &- UInt64(b) &- UInt64(borrow)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        let cf: UInt32 = (wide >> UInt64(size * 8)) & 1 != 0 ? F.cf : 0
-        let of: UInt32 = (a ^ b) & (a ^ r) & signOf(size) != 0 ? F.of : 0
-        putFlags(F.arith, cf | of | ((a ^ b ^ r) & F.af) | szp(r, size))
+        let cf = UInt32(truncatingIfNeeded: wide &>> bits) & 1
+        let of = ((a ^ b) & (a ^ r)) &>> UInt32(truncatingIfNeeded: bits &- 1) & 1
+        putFlags(F.arith, cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size))
         return r
     }
 
     /// The eight classic ALU operations selected by bits 3-5 of the opcode or ModRM.reg.
-    @inline(__always) func alu(_ op: Int, _ a: UInt32, _ b: UInt32, _ size: Int) -> UInt32 {
+    @inline(always) func alu(_ op: Int, _ a: UInt32, _ b: UInt32, _ size: Int) -> UInt32 {
         switch op {
         case 0: return add(a, b, 0, size)
         case 1: return logicResult(a | b, size)
@@ -32,11 +37,18 @@ extension CPU {
     }
 
     /// Opcodes 00-3F with low bits 0-5: r/m,reg / reg,r/m / AL|eAX,imm.
-    func aluOpcode(_ opcode: UInt8) {
+    @inline(always) func aluOpcode(_ opcode: UInt8) {
+        // One inlined copy per width, so the width tests of the helpers fold away.
+        switch opcode & 1 == 0 ? 1 : opSize {
+        case 1: aluOpcode(opcode, size: 1)
+        case 2: aluOpcode(opcode, size: 2)
+        default: aluOpcode(opcode, size: 4)
+        }
+    }
+
+    @inline(always) private func aluOpcode(_ opcode: UInt8, size: Int) {
         let op = Int(opcode >> 3) & 7
-        let form = opcode & 7
-        let size = form & 1 == 0 ? 1 : opSize
-        switch form {
+        switch opcode & 7 {
         case 0, 1:
             decodeModRM()
             let r = alu(op, readRM(size), getReg(modrmReg, size), size)
@@ -54,7 +66,14 @@ extension CPU {
 
     /// Group 1 (80-83): ALU op with an immediate on r/m.
     func aluImmediate(_ opcode: UInt8) {
-        let size = opcode & 1 == 0 ? 1 : opSize
+        switch opcode & 1 == 0 ? 1 : opSize {
+        case 1: aluImmediate(opcode, size: 1)
+        case 2: aluImmediate(opcode, size: 2)
+        default: aluImmediate(opcode, size: 4)
+        }
+    }
+
+    @inline(always) private func aluImmediate(_ opcode: UInt8, size: Int) {
         decodeModRM()
         let a = readRM(size)
         let imm = opcode == 0x83 ? fetchSimm8(size) : fetchImm(size)
@@ -63,7 +82,7 @@ extension CPU {
     }
 
     /// INC/DEC leave CF alone.
-    @inline(__always) func incdec(_ v: UInt32, _ dec: Bool, _ size: Int) -> UInt32 {
+    @inline(always) func incdec(_ v: UInt32, _ dec: Bool, _ size: Int) -> UInt32 {
         let cf = flags & F.cf
         let r = dec ? sub(v, 1, 0, size) : add(v, 1, 0, size)
         flags = (flags & ~F.cf) | cf

@@ -61,7 +61,14 @@ public final class CPU {
     var eaSeg = Seg.ds
     var eaOff: UInt32 = 0
     /// Code segment default size (CS.D in protected mode).
-    var codeBig = false
+    var codeBig = false { didSet { ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF; prefixStateDirty = true } }
+    /// Set when operand/address size, segment override or REP may differ from the code
+    /// segment's defaults (a prefix was seen, or the code size changed); the next
+    /// instruction then resets them. Most instructions have no prefix and skip the reset.
+    var prefixStateDirty = true
+    /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
+    /// every fetch applies it.
+    private(set) var ipMask: UInt32 = 0xFFFF
     var faultDepth = 0
     /// Bit n set: segment n is a protected-mode segment whose limit must be checked (not a
     /// flat 4 GiB expand-up one). Flat segments, the common case, cost one test per access.
@@ -73,6 +80,8 @@ public final class CPU {
     var savedFlags: UInt32 = 0
     /// Whether an undefined opcode stops the machine (boot) instead of raising #UD.
     public var stopOnInvalidOpcode = false
+    /// The opcode map, held here so the hot path skips the global's lazy-init check.
+    let opcodeFamilies = OpcodeMap.families
 
     public init(model: CPUModel, memory: Memory, io: IOBus) {
         self.model = model

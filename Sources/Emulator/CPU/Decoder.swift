@@ -3,15 +3,13 @@
 extension CPU {
     // MARK: fetch
 
-    @inline(__always) var ipMask: UInt32 { codeBig ? 0xFFFF_FFFF : 0xFFFF }
-
-    @inline(__always) func fetch8() -> UInt8 {
+    @inline(always) func fetch8() -> UInt8 {
         let v = mem.read8(segBase[Seg.cs] &+ eip)
         eip = (eip &+ 1) & ipMask
         return v
     }
 
-    @inline(__always) func fetch16() -> UInt16 {
+    @inline(always) func fetch16() -> UInt16 {
         if eip & 0xFFFF == 0xFFFF && !codeBig {
             return UInt16(fetch8()) | UInt16(fetch8()) << 8
         }
@@ -20,27 +18,32 @@ extension CPU {
         return v
     }
 
-    @inline(__always) func fetch32() -> UInt32 {
+    @inline(always) func fetch32() -> UInt32 {
+        if eip <= ipMask &- 3 { // the common case: no wrap of the offset inside the immediate
+            let v = mem.read32(segBase[Seg.cs] &+ eip)
+            eip = (eip &+ 4) & ipMask
+            return v
+        }
         let lo = UInt32(fetch16())
         return lo | UInt32(fetch16()) << 16
     }
 
     /// Immediate of the operand size (8, 16 or 32 bits), zero-extended.
-    @inline(__always) func fetchImm(_ size: Int) -> UInt32 {
+    @inline(always) func fetchImm(_ size: Int) -> UInt32 {
         size == 1 ? UInt32(fetch8()) : size == 2 ? UInt32(fetch16()) : fetch32()
     }
 
     /// Sign-extended 8-bit immediate truncated to `size`.
-    @inline(__always) func fetchSimm8(_ size: Int) -> UInt32 {
+    @inline(always) func fetchSimm8(_ size: Int) -> UInt32 {
         UInt32(bitPattern: Int32(Int8(bitPattern: fetch8()))) & maskOf(size)
     }
 
-    @inline(__always) var opSize: Int { opSize32 ? 4 : 2 }
+    @inline(always) var opSize: Int { opSize32 ? 4 : 2 }
 
     // MARK: ModRM
 
     /// Fetches ModRM and, for memory forms, the displacement; leaves eaSeg:eaOff set.
-    @inline(__always) func decodeModRM() {
+    @inline(always) func decodeModRM() {
         let b = Int(fetch8())
         modrmMod = b >> 6
         modrmReg = (b >> 3) & 7
@@ -71,7 +74,7 @@ extension CPU {
         eaSeg = segOverride >= 0 ? segOverride : seg
     }
 
-    func decodeEA32() {
+    @inline(always) func decodeEA32() {
         var off: UInt32
         var seg = Seg.ds
         if modrmRM == 4 {
@@ -101,15 +104,15 @@ extension CPU {
 
     // MARK: registers by width
 
-    @inline(__always) func getReg(_ i: Int, _ size: Int) -> UInt32 {
-        if size == 1 { return (regs[i & 3] >> UInt32((i >> 2) * 8)) & 0xFF }
+    @inline(always) func getReg(_ i: Int, _ size: Int) -> UInt32 {
+        if size == 1 { return regs[i & 3] &>> (UInt32(truncatingIfNeeded: i &>> 2) &<< 3) & 0xFF }
         return size == 2 ? regs[i] & 0xFFFF : regs[i]
     }
 
-    @inline(__always) func setReg(_ i: Int, _ size: Int, _ v: UInt32) {
+    @inline(always) func setReg(_ i: Int, _ size: Int, _ v: UInt32) {
         if size == 1 {
-            let sh = UInt32((i >> 2) * 8)
-            regs[i & 3] = (regs[i & 3] & ~(0xFF << sh)) | ((v & 0xFF) << sh)
+            let sh = UInt32(truncatingIfNeeded: i &>> 2) &<< 3
+            regs[i & 3] = (regs[i & 3] & ~(0xFF &<< sh)) | ((v & 0xFF) &<< sh)
         } else if size == 2 {
             regs[i] = (regs[i] & 0xFFFF_0000) | (v & 0xFFFF)
         } else {
@@ -120,11 +123,11 @@ extension CPU {
     // MARK: memory through segments
 
     /// Offset of the next byte: 16-bit addressing wraps within the segment.
-    @inline(__always) func nextOff(_ off: UInt32, _ n: UInt32) -> UInt32 {
+    @inline(always) func nextOff(_ off: UInt32, _ n: UInt32) -> UInt32 {
         adSize32 ? off &+ n : (off &+ n) & 0xFFFF
     }
 
-    @inline(__always) func read(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
+    @inline(always) func read(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
         if limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size) { limitViolation(seg); return 0 }
         let base = segBase[seg]
         switch size {
@@ -146,7 +149,7 @@ extension CPU {
         return v
     }
 
-    @inline(__always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
+    @inline(always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
         if limitCheckMask != 0 && (limitFaultVector >= 0 || (limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size))) {
             limitViolation(seg); return
         }
@@ -169,14 +172,14 @@ extension CPU {
 
     // MARK: the r/m operand
 
-    @inline(__always) func readRM(_ size: Int) -> UInt32 {
+    @inline(always) func readRM(_ size: Int) -> UInt32 {
         modrmMod == 3 ? getReg(modrmRM, size) : read(eaSeg, eaOff, size)
     }
 
-    @inline(__always) func writeRM(_ size: Int, _ v: UInt32) {
+    @inline(always) func writeRM(_ size: Int, _ v: UInt32) {
         if modrmMod == 3 { setReg(modrmRM, size, v) } else { write(eaSeg, eaOff, size, v) }
     }
 
     /// Default segment for data accesses without ModRM (MOV moffs, XLAT, string source).
-    @inline(__always) var dataSeg: Int { segOverride >= 0 ? segOverride : Seg.ds }
+    @inline(always) var dataSeg: Int { segOverride >= 0 ? segOverride : Seg.ds }
 }

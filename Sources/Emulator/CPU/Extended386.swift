@@ -3,7 +3,12 @@
 extension CPU {
     func twoByte() {
         let op = fetch8()
+        // Range cases are tested in order: the ones boot code runs most come first.
         switch op {
+        case 0x80...0x8F: jccNear(Int(op & 0xF))
+        case 0xAC, 0xAD: doubleShift(left: false, byCL: op == 0xAD)
+        case 0xB6, 0xB7, 0xBE, 0xBF: moveExtend(op)
+        case 0xA4, 0xA5: doubleShift(left: true, byCL: op == 0xA5)
         case 0x00: group6()
         case 0x01: group7()
         case 0x02, 0x03: loadAccessRights(limit: op == 0x03)
@@ -19,7 +24,6 @@ extension CPU {
             decodeModRM()
             let v = readRM(opSize)
             if condition(Int(op & 0xF)) { setReg(modrmReg, opSize, v) }
-        case 0x80...0x8F: jccNear(Int(op & 0xF))
         case 0x90...0x9F:
             decodeModRM()
             writeRM(1, condition(Int(op & 0xF)) ? 1 : 0)
@@ -27,16 +31,13 @@ extension CPU {
         case 0xA1: popSeg(Seg.fs)
         case 0xA2: cpuid()
         case 0xA3, 0xAB, 0xB3, 0xBB: bitTest(Int(op >> 3) & 3, immediate: false)
-        case 0xA4, 0xA5: doubleShift(left: true, byCL: op == 0xA5)
         case 0xA8: pushSeg(Seg.gs)
         case 0xA9: popSeg(Seg.gs)
-        case 0xAC, 0xAD: doubleShift(left: false, byCL: op == 0xAD)
         case 0xAF: imulReg(immSize: 0)
         case 0xB0, 0xB1: compareExchange(op == 0xB0 ? 1 : opSize)
         case 0xB2: loadFarPointer(Seg.ss)
         case 0xB4: loadFarPointer(Seg.fs)
         case 0xB5: loadFarPointer(Seg.gs)
-        case 0xB6, 0xB7, 0xBE, 0xBF: moveExtend(op)
         case 0xBA:
             decodeModRM()
             if modrmReg < 4 { fault(6); return }

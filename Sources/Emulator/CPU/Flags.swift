@@ -9,34 +9,36 @@ enum F {
 }
 
 /// Operand width in bytes (1, 2 or 4) with its mask and sign bit.
-@inline(__always) func maskOf(_ size: Int) -> UInt32 { size == 1 ? 0xFF : size == 2 ? 0xFFFF : 0xFFFF_FFFF }
-@inline(__always) func signOf(_ size: Int) -> UInt32 { size == 1 ? 0x80 : size == 2 ? 0x8000 : 0x8000_0000 }
+@inline(always) func maskOf(_ size: Int) -> UInt32 { size == 1 ? 0xFF : size == 2 ? 0xFFFF : 0xFFFF_FFFF }
+@inline(always) func signOf(_ size: Int) -> UInt32 { size == 1 ? 0x80 : size == 2 ? 0x8000 : 0x8000_0000 }
 
 /// Even parity of the low byte, as PF reports it.
-@inline(__always) func parityFlag(_ v: UInt32) -> UInt32 {
+@inline(always) func parityFlag(_ v: UInt32) -> UInt32 {
     let x = (v ^ (v >> 4)) & 0xF
     return ((0x9669 >> x) & 1) << 2
 }
 
 extension CPU {
-    @inline(__always) func flag(_ f: UInt32) -> Bool { flags & f != 0 }
+    @inline(always) func flag(_ f: UInt32) -> Bool { flags & f != 0 }
 
-    @inline(__always) func setFlag(_ f: UInt32, _ on: Bool) {
+    @inline(always) func setFlag(_ f: UInt32, _ on: Bool) {
         if on { flags |= f } else { flags &= ~f }
     }
 
     /// SF, ZF and PF of a result of width `size`.
-    @inline(__always) func szp(_ r: UInt32, _ size: Int) -> UInt32 {
-        (r & maskOf(size) == 0 ? F.zf : 0) | (r & signOf(size) != 0 ? F.sf : 0) | parityFlag(r)
+    @inline(always) func szp(_ r: UInt32, _ size: Int) -> UInt32 {
+        let top = UInt32(truncatingIfNeeded: size &<< 3 &- 1)
+        let sf = (r &>> top & 1) &<< 7
+        return (r & maskOf(size) == 0 ? F.zf : 0) | sf | parityFlag(r)
     }
 
     /// Replaces the bits in `mask` with `value`.
-    @inline(__always) func putFlags(_ mask: UInt32, _ value: UInt32) {
+    @inline(always) func putFlags(_ mask: UInt32, _ value: UInt32) {
         flags = (flags & ~mask) | value
     }
 
     /// Condition code test for Jcc/SETcc/CMOVcc (low nibble of the opcode).
-    @inline(__always) func condition(_ cc: Int) -> Bool {
+    @inline(always) func condition(_ cc: Int) -> Bool {
         let r: Bool
         switch cc >> 1 {
         case 0: r = flag(F.of)

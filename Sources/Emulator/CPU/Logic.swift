@@ -1,6 +1,6 @@
 /// AND, OR, XOR, TEST, NOT: CF and OF cleared, AF left as the 8086 leaves it (cleared).
 extension CPU {
-    @inline(__always) func logicResult(_ r: UInt32, _ size: Int) -> UInt32 {
+    @inline(always) func logicResult(_ r: UInt32, _ size: Int) -> UInt32 {
         let v = r & maskOf(size)
         putFlags(F.arith, szp(v, size))
         return v
@@ -8,9 +8,12 @@ extension CPU {
 
     /// TEST r/m, reg (84/85).
     func testRMReg(_ opcode: UInt8) {
-        let size = opcode & 1 == 0 ? 1 : opSize
         decodeModRM()
-        _ = logicResult(readRM(size) & getReg(modrmReg, size), size)
+        switch opcode & 1 == 0 ? 1 : opSize {
+        case 1: _ = logicResult(readRM(1) & getReg(modrmReg, 1), 1)
+        case 2: _ = logicResult(readRM(2) & getReg(modrmReg, 2), 2)
+        default: _ = logicResult(readRM(4) & getReg(modrmReg, 4), 4)
+        }
     }
 
     /// TEST AL|eAX, imm (A8/A9).

@@ -1,11 +1,11 @@
 /// Group 2 shifts and rotates (C0/C1, D0-D3), plus SHLD/SHRD for the 386.
 extension CPU {
     /// Shift or rotate `v` by `count` using ModRM.reg as the operation.
-    func shiftRotate(_ op: Int, _ v: UInt32, _ rawCount: UInt32, _ size: Int) -> UInt32 {
+    @inline(always) func shiftRotate(_ op: Int, _ v: UInt32, _ rawCount: UInt32, _ size: Int) -> UInt32 {
         // The 186 and later use only the low five bits of the count; the 8086 uses all eight.
         let count = model == .i8086 ? rawCount & 0xFF : rawCount & 31
         if count == 0 { return v }
-        let bits = UInt32(size * 8)
+        let bits = UInt32(truncatingIfNeeded: size &<< 3)
         let mask = maskOf(size), sign = signOf(size)
         var r = v & mask
         var cf = flags & F.cf != 0
@@ -63,7 +63,15 @@ extension CPU {
 
     /// C0/C1 (imm8 count), D0/D1 (count 1), D2/D3 (count CL).
     func shiftGroup(_ opcode: UInt8) {
-        let size = opcode & 1 == 0 ? 1 : opSize
+        // One inlined copy per width, so the width tests of the helpers fold away.
+        switch opcode & 1 == 0 ? 1 : opSize {
+        case 1: shiftGroup(opcode, size: 1)
+        case 2: shiftGroup(opcode, size: 2)
+        default: shiftGroup(opcode, size: 4)
+        }
+    }
+
+    @inline(always) private func shiftGroup(_ opcode: UInt8, size: Int) {
         decodeModRM()
         let v = readRM(size)
         let count: UInt32
@@ -76,13 +84,16 @@ extension CPU {
     }
 
     /// SHLD/SHRD r/m, reg, imm8|CL (0F A4/A5/AC/AD).
-    func doubleShift(left: Bool, byCL: Bool) {
-        let size = opSize
+    @inline(always) func doubleShift(left: Bool, byCL: Bool) {
+        if opSize32 { doubleShift(left: left, byCL: byCL, size: 4) } else { doubleShift(left: left, byCL: byCL, size: 2) }
+    }
+
+    @inline(always) private func doubleShift(left: Bool, byCL: Bool, size: Int) {
         decodeModRM()
         let dst = readRM(size), src = getReg(modrmReg, size)
         let count = (byCL ? regs[Reg.cx] : UInt32(fetch8())) & 31
         if count == 0 { return }
-        let bits = UInt64(size * 8)
+        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let mask = UInt64(maskOf(size))
         var r: UInt32, cf: Bool
         if left {

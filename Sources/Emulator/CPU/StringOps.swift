@@ -17,6 +17,7 @@ extension CPU {
             stringStep(opcode, size, delta)
             return
         }
+        if opcode & 0xFE == 0xA4 || opcode & 0xFE == 0xAA, repeatedMoveOrStoreInBulk(opcode, size) { return }
         while regs[Reg.cx] & indexMask != 0 {
             stringStep(opcode, size, delta)
             if adSize32 { regs[Reg.cx] &-= 1 } else { setReg(Reg.cx, 2, (regs[Reg.cx] &- 1) & 0xFFFF) }

@@ -21,6 +21,21 @@ public final class VGAText: PortDevice {
     /// Start address of the displayed page (cells).
     public var startCell: Int { Int(crtc[0x0C]) << 8 | Int(crtc[0x0D]) }
 
+    /// Whether the visible page (cells or start address) changed since the last call. Lets
+    /// the run loop skip rendering and searching a screen it has already searched.
+    public func takeScreenChange() -> Bool {
+        let count = VGAText.columns * VGAText.rows * 2
+        let start = Int(VGAText.base) + startCell * 2
+        guard start + count <= memory.size else { return true }
+        let page = UnsafeBufferPointer(start: memory.bytes + start, count: count)
+        if start == lastPageStart && page.elementsEqual(lastPage) { return false }
+        lastPageStart = start
+        lastPage = Array(page)
+        return true
+    }
+    private var lastPage: [UInt8] = []
+    private var lastPageStart = -1
+
     /// The visible screen, trailing blanks trimmed on each line.
     public func screenText() -> String {
         var lines: [String] = []
