@@ -2,9 +2,6 @@ import XCTest
 
 /// Crash points and injected faults for snapshot create and delete, resize, amend and
 /// check -r all.
-///
-/// Not yet enabled: fault injection of `Workloads.checkRepairAll` (an I/O error during
-/// repair is reported as "Input/output error" without naming the file).
 extension CrashSweepTests {
     func testSnapshotCreateDelete() throws { try sweep(Workloads.snapshotCreateDelete) }
     func testResizeGrowShrink() throws { try sweep(Workloads.resizeGrowShrink) }
@@ -16,4 +13,5 @@ extension FaultInjectionTests {
     func testSnapshotCreateDelete() throws { try inject(Workloads.snapshotCreateDelete) }
     func testResizeGrowShrink() throws { try inject(Workloads.resizeGrowShrink) }
     func testAmendRefcountBits() throws { try inject(Workloads.amendRefcountBits) }
+    func testCheckRepairAll() throws { try inject(Workloads.checkRepairAll) }
 }

@@ -83,7 +83,9 @@ extension Workloads {
         return path
     }, run: { d in
         try d.custom("check -r all") { image in
-            _ = try Qcow2Checker.check(file: image.file, fix: .all, log: { _ in })
+            let result = try Qcow2Checker.check(file: image.file, fix: .all, log: { _ in })
+            // Check errors (an I/O error the repair survived) fail it, as `img check` exits 1.
+            if let incomplete = result.incomplete { throw incomplete }
         }
     })
 }
