@@ -5,8 +5,9 @@ import ImageFormat
 /// resize grow and shrink, refcount-width change (amend), and check -r all itself.
 extension Workloads {
     /// Snapshot create copies the L1 table and raises refcounts; writes then copy shared
-    /// clusters and L2 tables; delete drops the refcounts again. Two L2 tables (512-byte
-    /// clusters), two snapshots alive at once (refcounts of 3), deletes in creation order.
+    /// clusters and L2 tables; apply makes a snapshot's tables the active ones; delete drops
+    /// the refcounts again. Two L2 tables (512-byte clusters), two snapshots alive at once
+    /// (refcounts of 3), deletes in creation order.
     static let snapshotCreateDelete = Workload(name: "snapshot-create-delete", prepare: { dir in
         let path = dir.file("start.qcow2")
         try ImageMaker.qcow2(path, size: 256 << 10, clusterSize: 512)
@@ -27,6 +28,11 @@ extension Workloads {
         try delete("a")
         try d.write(tag: 3, at: 100, count: 100)
         try d.flush()
+        try d.custom("snapshot apply b") { image in
+            guard let index = image.findSnapshot(idOrName: "b") else { return }
+            try image.applySnapshot(at: index)
+        }
+        try d.write(tag: 5, at: 20 << 10, count: 600)
         try delete("b")
         try d.write(tag: 4, at: 33 << 10, count: 700)
         try d.flush()
