@@ -381,9 +381,12 @@ package final class Qcow2Checker {
         while i < nbClusters {
             let blockEnd = min((i / perBlock + 1) * perBlock, nbClusters)
             guard let (offset, aligned) = stored.blockOffset(for: i) else {
-                // No refcount block: every stored refcount here is 0.
-                while i < blockEnd {
-                    if !counts.chunkTouched(i) { i = min((i | UInt64(RefcountArray.chunkSize - 1)) + 1, blockEnd); continue }
+                // No refcount block: every stored refcount here is 0. Past the refcount
+                // table's reach there are no blocks at all, so untouched chunks are skipped
+                // whole there (a repair may have grown a sparse file to terabytes).
+                let end = i / perBlock >= UInt64(stored.table.count) ? nbClusters : blockEnd
+                while i < end {
+                    if !counts.chunkTouched(i) { i = min((i | UInt64(RefcountArray.chunkSize - 1)) + 1, end); continue }
                     let r2 = counts[i]
                     if r2 != 0 { highest = i; try mismatch(i, 0, r2, fix: fix) }
                     i += 1
