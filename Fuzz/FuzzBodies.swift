@@ -90,8 +90,9 @@ enum FuzzBodies {
     }
 
     /// Instructions one boot may run: enough for the BIOS to load the boot sector and the
-    /// guest to read more sectors through the format layer, little enough for ~1 ms an input.
-    static let bootInstructions: UInt64 = 200_000
+    /// guest to read every sector of a small disk through the format layer (the
+    /// boot-read-disk seed needs a few hundred), little enough to keep inputs fast.
+    static let bootInstructions: UInt64 = 50_000
 
     /// img boot's disk path: the emulator boots the input as its hard disk, reading sectors
     /// through the format layer (writes go to the emulator's in-memory overlay).
@@ -101,7 +102,9 @@ enum FuzzBodies {
         var options = MachineOptions()
         options.memoryMiB = 2
         options.maxInstructions = bootInstructions
-        options.timeoutSeconds = 5
+        // The budget counts instructions only: a guest halted with its timer interrupt masked
+        // runs none and ends at this wall-clock limit (img boot's --timeout), kept short.
+        options.timeoutSeconds = 0.25
         guard let machine = try? Machine(disk: image, options: options) else { return }
         let outcome = machine.run()
         blackHole(UInt64(machine.serialOutput.count) &+ (outcome == .budgetExhausted ? 1 : 0))
