@@ -172,10 +172,11 @@ extension Qcow2Image {
         field.setBE(UInt32(entries.count), at: 0)
         field.setBE(newOffset, at: 4)
         try writeMetadata(field, at: HeaderField.snapshots, ignoring: [.mainHeader])
-        try file.sync()
+        // What the file now says, even if the sync below fails (the old table then leaks).
         header.snapshotCount = UInt32(entries.count)
         header.snapshotsOffset = newOffset
         snapshots = entries
+        try file.sync()
         if oldBytes > 0 && oldOffset != 0 {
             // Written by the next flush (at the latest on close), after the header above.
             let clusters = (oldBytes + UInt64(clusterSize) - 1) / UInt64(clusterSize)

@@ -156,7 +156,7 @@ extension Qcow2Image {
         var bytes = [UInt8](repeating: 0, count: table.count * 8)
         for (i, e) in table.enumerated() { bytes.setBE(e, at: i * 8) }
         try writeMetadata(bytes, at: header.l1TableOffset, ignoring: [.activeL1])
+        l1 = table  // what the file now holds, even if the sync below fails
         try file.sync()
-        l1 = table
     }
 }
