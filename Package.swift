@@ -32,7 +32,7 @@ let package = Package(
         .testTarget(name: "ImageFormatTests", dependencies: ["ImageFormat"]),
         .testTarget(name: "InteropTests", dependencies: ["ImageFormat", "img"]),
         .testTarget(name: "RepairTests", dependencies: ["Repair", "ImageFormat"]),
-        .testTarget(name: "ReliabilityTests", dependencies: ["ImageFormat", "Repair"]),
+        .testTarget(name: "ReliabilityTests", dependencies: ["ImageFormat", "Repair", "Emulator"]),
         .testTarget(name: "EmulatorTests", dependencies: ["Emulator", "ImageFormat", "CZlib"]),
     ]
 )

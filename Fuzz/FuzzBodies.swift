@@ -1,8 +1,8 @@
-// Shared by the libFuzzer targets (built by scripts/fuzz.sh into one module with the
-// ImageFormat sources) and by FuzzRegressionTests (which import ImageFormat).
-#if canImport(ImageFormat)
+// Shared by the libFuzzer targets (scripts/fuzz.sh links them with instrumented ImageFormat,
+// Repair and Emulator modules) and by FuzzRegressionTests.
+import Emulator
 import ImageFormat
-#endif
+import Repair
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -70,6 +70,44 @@ enum FuzzBodies {
             if budget == 0 { break }
         }
         blackHole(UInt64(buffer[0]))
+    }
+
+    /// img check without repair: the file is opened read-only, as `img check` does.
+    static func check(path: String) {
+        guard let file = try? HostFile(path: path, mode: .readOnly) else { return }
+        defer { file.closeDescriptor() }
+        let result = try? Qcow2Checker.check(file: file, fix: [], log: { _ in })
+        blackHole(UInt64(result?.corruptions ?? 0))
+    }
+
+    /// img check -r all on the scratch copy of the input, then the check that follows it.
+    static func repairAll(path: String) {
+        guard let file = try? HostFile(path: path, mode: .readWrite) else { return }
+        defer { file.closeDescriptor() }
+        guard let repaired = try? Qcow2Checker.check(file: file, fix: .all, log: { _ in }) else { return }
+        let again = try? Qcow2Checker.check(file: file, fix: [], log: { _ in })
+        blackHole(UInt64(repaired.corruptionsFixed) &+ UInt64(again?.corruptions ?? 0))
+    }
+
+    /// Instructions one boot may run: enough for the BIOS to load the boot sector and the
+    /// guest to read every sector of a small disk through the format layer (the
+    /// boot-read-disk seed needs a few hundred), little enough to keep inputs fast.
+    static let bootInstructions: UInt64 = 50_000
+
+    /// img boot's disk path: the emulator boots the input as its hard disk, reading sectors
+    /// through the format layer (writes go to the emulator's in-memory overlay).
+    static func boot(path: String) {
+        guard let image = openDevice(path) else { return }
+        defer { try? image.close() }
+        var options = MachineOptions()
+        options.memoryMiB = 2
+        options.maxInstructions = bootInstructions
+        // The budget counts instructions only: a guest halted with its timer interrupt masked
+        // runs none and ends at this wall-clock limit (img boot's --timeout), kept short.
+        options.timeoutSeconds = 0.25
+        guard let machine = try? Machine(disk: image, options: options) else { return }
+        let outcome = machine.run()
+        blackHole(UInt64(machine.serialOutput.count) &+ (outcome == .budgetExhausted ? 1 : 0))
     }
 
     @inline(never)

@@ -29,4 +29,20 @@ qemu-io -f qcow2 -c "write -P 0x5b 0 512" "$dir/snapshot.qcow2" >/dev/null
 # Mark lazy-dirty as not cleanly closed (the dirty bit, incompatible feature bit 0).
 printf '\x01' | dd of="$dir/lazy-dirty.qcow2" bs=1 seek=79 conv=notrunc status=none
 head -c 4096 /dev/zero | tr '\0' 'r' > "$dir/plain.raw"
+# Bootable qcow2 images for the boot target (their sectors reach the emulator through the
+# qcow2 layer; seeds for every target): the BIOS-services test (reads sectors 2-5 with int 13h) on a 1 MiB disk, and
+# install-mbr's MBR chaining to our volume boot record at LBA 2048 on an 8 MiB disk.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+nasm -f bin -o "$tmp/bios.bin" testdata/boot/bios-services.asm
+truncate -s 1M "$tmp/bios.raw"
+dd if="$tmp/bios.bin" of="$tmp/bios.raw" conv=notrunc status=none
+qemu-img convert -q -f raw -O qcow2 -o cluster_size=512 "$tmp/bios.raw" "$dir/boot-bios-services.qcow2"
+sh testdata/boot/make-mbr-image.sh "$tmp/mbr.raw"
+qemu-img convert -q -f raw -O qcow2 -o cluster_size=512 "$tmp/mbr.raw" "$dir/boot-mbr-vbr.qcow2"
+# Fuzz/boot-read-disk.asm reads every sector with int 13h; the disk holds plain, compressed
+# and zero clusters, so a mutated image's clusters of every kind reach the emulator.
+nasm -f bin -o "$tmp/read-disk.bin" Fuzz/boot-read-disk.asm
+mk boot-read-disk 64K cluster_size=512 "write -s $tmp/read-disk.bin 0 512" "write -P 0x62 4k 2k" \
+  "write -c -P 0x63 8k 512" "write -z 12k 1k" "write -P 0x64 60k 4k"
 ls -l "$dir"

@@ -16,6 +16,7 @@ if [ -n "$summary" ]; then
   echo "tests: $((total - failed)) passed, $failed failed" | tee /tmp/img-test-summary.txt
 fi
 # The reliability counts (crash points and states, fault points, bad inputs, locking rows).
+# Kept in a file too: .ci/run prints them again at the end, with the fuzz executions.
 grep -E "^  (crash sweep|fault injection|fuzz replay|total )|^(bad-image corpus|hostile images|locking matrix)" \
-  /tmp/img-test-output.txt | sort -u || true
+  /tmp/img-test-output.txt | sort -u | tee /tmp/img-reliability-counts.txt || true
 exit "$status"

@@ -10,6 +10,8 @@ package struct CheckResult: Equatable {
     package var allocatedClusters: UInt64 = 0
     package var fragmentedClusters: UInt64 = 0
     package var compressedClusters: UInt64 = 0
+    /// The first I/O error the check survived (CheckIOFailure.swift).
+    package var ioFailure: IOFailure?
     package init() {}
 }
 
@@ -27,4 +29,11 @@ package struct CheckAborted: Error {
     /// The strerror-style reason printed after "Check failed: ".
     package var reason: String
     package var result: CheckResult
+    /// For an I/O error: the file, the operation and offset, and what the check was doing.
+    package var detail: String?
+    package init(reason: String, result: CheckResult, detail: String? = nil) {
+        self.reason = reason
+        self.result = result
+        self.detail = detail
+    }
 }

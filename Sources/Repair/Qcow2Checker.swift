@@ -17,6 +17,8 @@ package final class Qcow2Checker {
     var corruptionSignalled = false
     /// The structures repair writes are checked against (QEMU's overlap-check option).
     var overlapChecks = OverlapCheckPolicy.cached.enabled
+    /// What the check is doing, for the message of an I/O error (CheckIOFailure.swift).
+    var activity = "reading the snapshot table"
     /// Stored refcounts that differed from the recount in the last compare pass (after any
     /// repair of them); every other cluster inside the file stores exactly its recount.
     var storedOverrides: [UInt64: UInt64] = [:]
@@ -68,17 +70,16 @@ package final class Qcow2Checker {
         }
         snapshotResult.corruptions = snapshots.corruptions
         do {
-            do { try checkRefcounts() } catch ImageError.io(_, let op, _) {
-                log("ERROR: I/O error while checking refcounts (\(op) the image)")
-                res.checkErrors += 1
-                throw CheckAborted(reason: "Input/output error", result: res)
+            do { try checkRefcounts() } catch let error as ImageError {
+                guard case .io = error else { throw error }
+                throw aborted(by: error)
             }
-        } catch let e as CheckAborted {
-            var r = e.result
-            r.corruptions += snapshotResult.corruptions
-            throw CheckAborted(reason: e.reason, result: r)
+        } catch var e as CheckAborted {
+            e.result.corruptions += snapshotResult.corruptions
+            throw e
         }
         if fix.contains(.errors) && snapshots.rewrite && snapshotResult.corruptions > 0 {
+            activity = "rewriting the snapshot table"
             do {
                 try SnapshotTableWriter(checker: self).write()
                 snapshotResult.corruptionsFixed += snapshotResult.corruptions
@@ -86,12 +87,17 @@ package final class Qcow2Checker {
             } catch {
                 log("ERROR failed to update snapshot table: \(error)")
                 res.checkErrors += 1
+                noteIOFailure(error)
             }
         }
         res.corruptions += snapshotResult.corruptions
         res.corruptionsFixed += snapshotResult.corruptionsFixed
         if !fix.isEmpty && res.checkErrors == 0 && res.corruptions == 0 {
-            try markCleanAndConsistent()
+            activity = "marking the image clean"
+            do { try markCleanAndConsistent() } catch let error as ImageError {
+                guard case .io = error else { throw error }
+                throw aborted(by: error)
+            }
         }
         return res
     }
@@ -108,6 +114,7 @@ package final class Qcow2Checker {
             let old = res
             var freshLeaks = 0
             log("Rebuilding refcount structure")
+            activity = "rebuilding the refcount structure"
             try RefcountRebuilder(checker: self).rebuild()
             res.corruptions = 0
             res.leaks = 0
@@ -120,7 +127,10 @@ package final class Qcow2Checker {
                 try compareRefcounts(fix: .leaks, highest: &highest)
                 if rebuild { log("ERROR rebuilt refcount structure is still broken") }
                 freshLeaks = res.leaks
+                let (errors, failure) = (res.checkErrors, res.ioFailure)
                 res = saved
+                res.checkErrors += errors
+                if res.ioFailure == nil { res.ioFailure = failure }
             }
             if res.corruptions < old.corruptions { res.corruptionsFixed += old.corruptions - res.corruptions }
             if res.leaks < old.leaks { res.leaksFixed += old.leaks - res.leaks }
@@ -132,8 +142,15 @@ package final class Qcow2Checker {
                 throw CheckAborted(reason: "Input/output error", result: res)
             }
             if res.leaks != 0 || res.corruptions != 0 {
+                // QEMU forgets the dry pass; an I/O error it met still makes the check
+                // incomplete, even when the repairing pass reads the block fine.
+                let dryPassFailure = res.ioFailure
                 res = preCompare
                 try compareRefcounts(fix: fix, highest: &highest)
+                if res.ioFailure == nil, let dryPassFailure {
+                    res.ioFailure = dryPassFailure
+                    res.checkErrors += 1
+                }
             }
         }
         try checkOflagCopied()
@@ -141,6 +158,7 @@ package final class Qcow2Checker {
     }
 
     func calculateRefcounts(fix: FixMode) throws {
+        activity = fix.isEmpty ? "counting references" : "counting references and repairing tables"
         let cs = UInt64(layout.clusterSize)
         try incRefcounts(0, cs)
         try checkRefcountsL1(offset: layout.header.l1TableOffset, size: layout.header.l1Size, active: true, fix: fix)
@@ -303,6 +321,7 @@ package final class Qcow2Checker {
     }
 
     func checkRefblocks(fix: FixMode) throws {
+        activity = "checking the refcount table"
         let cs = UInt64(layout.clusterSize)
         var i = 0
         while i < stored.table.count {
@@ -358,6 +377,7 @@ package final class Qcow2Checker {
     }
 
     func compareRefcounts(fix: FixMode, highest: inout UInt64) throws {
+        activity = fix.isEmpty ? "comparing refcounts" : "repairing refcounts"
         highest = 0
         storedOverrides = [:]
         overridesValid = true
@@ -366,9 +386,12 @@ package final class Qcow2Checker {
         while i < nbClusters {
             let blockEnd = min((i / perBlock + 1) * perBlock, nbClusters)
             guard let (offset, aligned) = stored.blockOffset(for: i) else {
-                // No refcount block: every stored refcount here is 0.
-                while i < blockEnd {
-                    if !counts.chunkTouched(i) { i = min((i | UInt64(RefcountArray.chunkSize - 1)) + 1, blockEnd); continue }
+                // No refcount block: every stored refcount here is 0. Past the refcount
+                // table's reach there are no blocks at all, so untouched chunks are skipped
+                // whole there (a repair may have grown a sparse file to terabytes).
+                let end = i / perBlock >= UInt64(stored.table.count) ? nbClusters : blockEnd
+                while i < end {
+                    if !counts.chunkTouched(i) { i = min((i | UInt64(RefcountArray.chunkSize - 1)) + 1, end); continue }
                     let r2 = counts[i]
                     if r2 != 0 { highest = i; try mismatch(i, 0, r2, fix: fix) }
                     i += 1
@@ -388,7 +411,9 @@ package final class Qcow2Checker {
                 }
                 continue
             }
-            do { try layout.file.checkedRead(into: scratch, at: offset) } catch ImageError.io(_, _, _) {
+            do { try layout.file.checkedRead(into: scratch, at: offset) } catch let error as ImageError {
+                guard case .io = error else { throw error }
+                noteIOFailure(error)
                 overridesValid = false
                 while i < blockEnd {
                     log("Can't get refcount for cluster \(i): Input/output error")
@@ -437,11 +462,21 @@ package final class Qcow2Checker {
         }
         do {
             if case .value(let v) = try stored.get(c) { return v }
-        } catch ImageError.io(_, _, _) {}
+        } catch let error as ImageError {
+            guard case .io = error else { throw error }
+            // QEMU skips such a cluster without a word. A block at an offset the host can
+            // address but could not read leaves the check incomplete, which it must say.
+            if let block = stored.blockOffset(for: c), block.offset <= UInt64(Int64.max) - UInt64(layout.clusterSize) {
+                log("ERROR: Can't get refcount for cluster \(c): \(errnoText(error))")
+                res.checkErrors += 1
+                noteIOFailure(error)
+            }
+        }
         return nil
     }
 
     func checkOflagCopied() throws {
+        activity = fix.contains(.errors) ? "checking and repairing COPIED flags" : "checking COPIED flags"
         let l1Offset = layout.header.l1TableOffset
         var l1Dirty = false
         for i in layout.l1.indices {

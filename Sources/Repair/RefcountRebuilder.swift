@@ -20,6 +20,9 @@ final class RefcountRebuilder {
     var perBlock: UInt64 { UInt64(layout.refcountEntriesPerBlock) }
     var bits: UInt64 { UInt64(layout.clusterBits) }
 
+    /// QEMU's limit on the refcount table a rebuild may write (8 MiB).
+    static let maxReftableBytes: UInt64 = 8 << 20
+
     func rebuild() throws {
         let cs = UInt64(layout.clusterSize)
         var reftable: [UInt64] = []
@@ -32,7 +35,7 @@ final class RefcountRebuilder {
             let start = tableOffset >> bits
             changed = try writeRefblocks(from: start, to: start + clusters, &reftable)
         } while changed
-        guard UInt64(reftable.count) * 8 <= 8 << 20 else {
+        guard UInt64(reftable.count) * 8 <= Self.maxReftableBytes else {
             throw CheckAborted(reason: "File too large", result: checker.res)
         }
         var bytes = [UInt8](repeating: 0, count: reftable.count * 8)
@@ -107,6 +110,11 @@ final class RefcountRebuilder {
                 offset = allocate(1, firstFree: &firstFree)
                 if offset >> bits >= end { end = (offset >> bits) + 1 }
                 if reftable.count <= index {
+                    // Refused before the table is built, not after: a block index from a file a
+                    // repair grew to terabytes would otherwise mean a table of hundreds of MB.
+                    guard UInt64(index + 1) * 8 <= Self.maxReftableBytes else {
+                        throw CheckAborted(reason: "File too large", result: checker.res)
+                    }
                     let entries = ((index + 1) * 8 + cs - 1) / cs * cs / 8
                     reftable += [UInt64](repeating: 0, count: entries - reftable.count)
                     grown = true

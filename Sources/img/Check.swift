@@ -81,13 +81,13 @@ struct Check: ParsableCommand {
             throw CLIError("Could not open '\(path)': \(e.description)")
         } catch let e as CheckAborted {
             sink.flush()
-            throw CLIError("Check failed: \(e.reason)")
+            throw CLIError(e.description)
         }
         sink.flush()
         let report = CheckReport(filename: path, result: result)
         if !quiet { print(output == .json ? report.json().pretty() : report.human(), terminator: output == .json ? "\n" : "") }
         if result.checkErrors != 0 {
-            Console.error("Check failed")
+            Console.error(result.incomplete?.description ?? "Check failed")
             return 1
         }
         return result.corruptions != 0 ? 2 : result.leaks != 0 ? 3 : 0

@@ -3,7 +3,8 @@ import ImageFormat
 import XCTest
 
 /// Crash-point sweep: every workload is recorded once, then every crash state is judged:
-/// the image checks with leaks at most, and every write acknowledged by a completed flush
+/// the image checks with leaks at most (img check in process; qemu-img check must agree on
+/// a sample of the states), and every write acknowledged by a completed flush
 /// reads back (later writes may read old or new, never another region's data).
 final class CrashSweepTests: XCTestCase {
     override class func setUp() { RunSummary.register() }
@@ -23,13 +24,17 @@ final class CrashSweepTests: XCTestCase {
         XCTAssertTrue(final.ok, "\(workload.name): after a clean run: \(final.detail)", file: file, line: line)
 
         if ProcessInfo.processInfo.environment["IMG_CRASH_TRACE"] != nil { trace(recorder.events, driver) }
+        let crossChecked = QemuCrossCheck.compared
         let result = try CrashSweep(session: session, events: recorder.events, driver: driver).run()
+        let sampled = QemuCrossCheck.compared - crossChecked
         for failure in result.failures { XCTFail("\(workload.name): \(failure)", file: file, line: line) }
         let syncs = recorder.events.filter(\.isSync).count
         RunSummary.shared.record(
             "crash sweep \(workload.name): \(recorder.events.count) host events (\(syncs) syncs), "
-                + "\(result.crashPoints) crash points, \(result.states) distinct crash states judged",
-            counts: ["crash points": result.crashPoints, "crash states": result.states])
+                + "\(result.crashPoints) crash points, \(result.states) distinct crash states judged "
+                + "(\(sampled) also by qemu-img check)",
+            counts: ["crash points": result.crashPoints, "crash states": result.states,
+                     "crash states cross-checked with qemu-img": sampled])
     }
 
     /// IMG_CRASH_TRACE=1 prints the host log with the guest operations that issued it.

@@ -1,4 +1,5 @@
 import ImageFormat
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,6 +39,11 @@ final class FaultInjector: HostFileObserver {
         counts[kind] = n
         guard let plan, plan.kind == kind, n == plan.n || (plan.persistent && n > plan.n) else { return }
         fired += 1
+        if ProcessInfo.processInfo.environment["IMG_FAULT_TRACE"] != nil {
+            // Which code issued the failing operation (addresses: resolve with addr2line).
+            print("fault: \(kind) #\(n): \(what) \(file.path)")
+            for frame in Thread.callStackSymbols.prefix(16) { print("  " + frame) }
+        }
         failedPath = file.path
         throw ImageError.io(path: file.path, operation: what, errno: plan.errno)
     }

@@ -2,8 +2,9 @@ import Foundation
 import XCTest
 
 /// Replays the fuzz seeds and every minimized finding in testdata/fuzz-regressions through
-/// the fuzz targets' bodies (Fuzz/FuzzBodies.swift, linked here): none may crash or hang,
-/// and reading never changes the file.
+/// every fuzz target's body (Fuzz/FuzzBodies.swift, linked here: open + info, open + read
+/// all, check, check -r all, boot): none may crash or hang, and the targets that only read
+/// never change the file.
 final class FuzzRegressionTests: XCTestCase {
     override class func setUp() { RunSummary.register() }
 
@@ -30,14 +31,25 @@ final class FuzzRegressionTests: XCTestCase {
                 XCTAssertNotNil(device, "seed \(input) does not open: the targets would fuzz only the error path")
                 try device?.close()
             }
+            // Every target's body; each must finish well within the fuzzer's 10 s per input.
+            let readers: [(String, (String) -> Void)] = [
+                ("open+info", FuzzBodies.openInfo), ("open+read", FuzzBodies.openReadAll),
+                ("check", FuzzBodies.check), ("boot", FuzzBodies.boot),
+            ]
+            for (name, body) in readers {
+                let start = Date()
+                body(path)
+                let seconds = Date().timeIntervalSince(start)
+                XCTAssertLessThan(seconds, 10, "\(name) of \(input) took \(seconds) s (a hang the fuzzer would report)")
+                XCTAssertEqual(try Files.read(path), before, "\(input) changed during \(name), which only reads")
+            }
+            // check -r all writes: on its own copy.
             let start = Date()
-            FuzzBodies.openInfo(path: path)
-            FuzzBodies.openReadAll(path: path)
+            FuzzBodies.repairAll(path: path)
             let seconds = Date().timeIntervalSince(start)
-            XCTAssertLessThan(seconds, 10, "\(input) took \(seconds) s (a hang the fuzzer would report)")
-            XCTAssertEqual(try Files.read(path), before, "\(input) changed while being read")
+            XCTAssertLessThan(seconds, 10, "check -r all of \(input) took \(seconds) s (a hang the fuzzer would report)")
         }
-        RunSummary.shared.record("fuzz replay: \(seeds.count) seeds and \(regressions.count) regression inputs, no crash or hang",
+        RunSummary.shared.record("fuzz replay: \(seeds.count) seeds and \(regressions.count) regression inputs through 5 targets, no crash or hang",
                                  counts: ["fuzz inputs replayed": seeds.count + regressions.count])
     }
 }

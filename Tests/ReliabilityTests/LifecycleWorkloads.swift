@@ -5,25 +5,39 @@ import ImageFormat
 /// resize grow and shrink, refcount-width change (amend), and check -r all itself.
 extension Workloads {
     /// Snapshot create copies the L1 table and raises refcounts; writes then copy shared
-    /// clusters and L2 tables; delete drops the refcounts again.
+    /// clusters and L2 tables; apply makes a snapshot's tables the active ones; delete drops
+    /// the refcounts again. Two L2 tables (512-byte clusters), two snapshots alive at once
+    /// (refcounts of 3), deletes in creation order.
     static let snapshotCreateDelete = Workload(name: "snapshot-create-delete", prepare: { dir in
         let path = dir.file("start.qcow2")
-        try ImageMaker.qcow2(path, size: 256 << 10, clusterSize: 4096)
-        try ImageMaker.fill(path, tag: 0x5A, count: 64 << 10)
+        try ImageMaker.qcow2(path, size: 256 << 10, clusterSize: 512)
+        try ImageMaker.fill(path, tag: 0x5A, count: 48 << 10)
         return path
     }, run: { d in
-        try d.custom("snapshot create") { image in _ = try image.createSnapshot(name: "crash") }
+        func delete(_ name: String) throws {
+            try d.custom("snapshot delete \(name)") { image in
+                guard let index = image.findSnapshot(nameOrID: name) else { return }
+                try image.deleteSnapshot(at: index)
+            }
+        }
+        try d.custom("snapshot create a") { image in _ = try image.createSnapshot(name: "a") }
         try d.write(tag: 1, at: 4000, count: 300)
         try d.flush()
-        try d.write(tag: 2, at: 40 << 10, count: 9000)
-        try d.custom("snapshot delete") { image in
-            guard let index = image.findSnapshot(nameOrID: "crash") else { return }
-            try image.deleteSnapshot(at: index)
-        }
+        try d.custom("snapshot create b") { image in _ = try image.createSnapshot(name: "b") }
+        try d.write(tag: 2, at: 40 << 10, count: 1500)
+        try delete("a")
         try d.write(tag: 3, at: 100, count: 100)
         try d.flush()
+        try d.custom("snapshot apply b") { image in
+            guard let index = image.findSnapshot(idOrName: "b") else { return }
+            try image.applySnapshot(at: index)
+        }
+        try d.write(tag: 5, at: 20 << 10, count: 600)
+        try delete("b")
+        try d.write(tag: 4, at: 33 << 10, count: 700)
+        try d.flush()
     }, missed: { before, after in
-        after.snapshots.isEmpty ? nil : "the snapshot was not deleted"
+        after.snapshots.isEmpty ? nil : "the snapshots were not deleted"
     })
 
     /// Grow past the L1 table's reach, write there, then shrink below data already written.
@@ -75,7 +89,9 @@ extension Workloads {
         return path
     }, run: { d in
         try d.custom("check -r all") { image in
-            _ = try Qcow2Checker.check(file: image.file, fix: .all, log: { _ in })
+            let result = try Qcow2Checker.check(file: image.file, fix: .all, log: { _ in })
+            // Check errors (an I/O error the repair survived) fail it, as `img check` exits 1.
+            if let incomplete = result.incomplete { throw incomplete }
         }
     })
 }

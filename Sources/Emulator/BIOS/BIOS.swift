@@ -8,7 +8,8 @@ public final class BIOS: TrapHandler {
     static let configTable: UInt16 = 0xE6F5
     static let ebdaSegment: UInt16 = 0x9FC0
 
-    let machine: Machine
+    /// The machine owns the BIOS: a strong reference back would keep every Machine alive.
+    unowned let machine: Machine
     var mem: Memory { machine.memory }
     var lastDiskStatus: [Int: UInt8] = [:]
 

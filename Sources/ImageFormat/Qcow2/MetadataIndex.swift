@@ -24,8 +24,10 @@ package struct MetadataIndex {
 }
 
 extension Qcow2Image {
-    /// Makes the stale parts of the index current.
-    func refreshMetadataIndex() {
+    /// Makes the stale parts of the index current. A snapshot L1 table that lies inside the
+    /// file but cannot be read fails the refresh (the part stays stale): the overlap check
+    /// must not pass a write it could not check.
+    func refreshMetadataIndex() throws {
         if !metadataIndex.activeValid {
             metadataIndex.activeL2.removeAll(keepingCapacity: true)
             for e in l1 where e & EntryBits.offsetMask != 0 {
@@ -43,10 +45,12 @@ extension Qcow2Image {
         }
         if !metadataIndex.inactiveValid {
             metadataIndex.inactiveL2.removeAll(keepingCapacity: true)
+            let fileSize = try file.size()
             for s in snapshots {
-                // Bounded by the open-time check of snapshot L1 sizes; unreadable tables are
-                // skipped here and reported by check.
-                guard let table = try? Qcow2Image.readTable(file, offset: s.l1TableOffset, count: Int(s.l1Size)) else { continue }
+                // Bounded by the open-time check of snapshot L1 sizes; tables past the end of
+                // the file are skipped here and reported by check.
+                guard let end = checkedAdd(s.l1TableOffset, UInt64(s.l1Size) * 8), end <= fileSize else { continue }
+                let table = try Qcow2Image.readTable(file, offset: s.l1TableOffset, count: Int(s.l1Size))
                 for e in table where e & EntryBits.offsetMask != 0 {
                     MetadataIndex.add(&metadataIndex.inactiveL2, clusterIndex(e & EntryBits.offsetMask))
                 }
@@ -71,11 +75,11 @@ extension Qcow2Image {
 
     /// For tests: whether the incrementally kept index equals one built from scratch.
     package func metadataIndexMatchesFreshScan() -> Bool {
-        refreshMetadataIndex()
+        try? refreshMetadataIndex()
         let kept = metadataIndex
         let keptMax = refcountTableMaxIndex
         metadataIndex = MetadataIndex()
-        refreshMetadataIndex()
+        try? refreshMetadataIndex()
         let fresh = metadataIndex
         let freshMax = refcountTable.lastIndex(where: { $0 != 0 }) ?? -1
         metadataIndex = kept

@@ -131,10 +131,12 @@ extension Qcow2Image {
         field.setBE(newOffset, at: 4)
         let oldOffset = header.l1TableOffset, oldClusters = alignUp(UInt64(l1.count) * 8, UInt64(clusterSize)) / UInt64(clusterSize)
         try writeMetadata(field, at: HeaderField.l1Size, ignoring: [.mainHeader])
-        try file.sync()
+        // Written is what the file now says (a failed sync does not undo it): memory follows
+        // before the sync, so later writes never go to the table the header left.
         header.l1Size = UInt32(needed)
         header.l1TableOffset = newOffset
         l1 += [UInt64](repeating: 0, count: Int(needed) - l1.count)
+        try file.sync()
         if oldOffset != 0 && oldClusters > 0 {
             try updateRefcounts(first: clusterIndex(oldOffset), count: oldClusters, delta: -1)
         }

@@ -126,7 +126,7 @@ extension Qcow2Image {
         let offset = l2Cache.key(slot)
         // An active table a snapshot shares is also an inactive one: its COPIED flags are
         // rewritten legitimately. A table only snapshots reference is never written back.
-        refreshMetadataIndex()
+        try refreshMetadataIndex()
         let shared = metadataIndex.activeL2[clusterIndex(offset)] != nil
         try writeMetadata(UnsafeRawBufferPointer(l2Cache.buffer(slot)), at: offset,
                           ignoring: shared ? [.activeL2, .inactiveL2] : [.activeL2])

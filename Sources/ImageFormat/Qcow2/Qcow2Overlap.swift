@@ -22,6 +22,7 @@ extension Qcow2Image {
     /// Throws (and marks the image corrupt) when [offset, offset+length) overlaps a
     /// structure the policy checks and the caller did not exempt.
     func preventOverlap(offset: UInt64, length: UInt64, ignoring: MetadataStructures) throws {
+        if options.overlapScan == .index && !metadataIndex.isCurrent { try refreshMetadataIndex() }
         guard let hit = firstOverlap(offset: offset, length: length, ignoring: ignoring) else { return }
         markCorrupt()
         throw ImageError.overlap(path: filename, structure: hit.name, offset: offset, length: length)
@@ -43,7 +44,7 @@ extension Qcow2Image {
         }
         let useIndex = options.overlapScan == .index
         if useIndex && !checks.isDisjoint(with: [.activeL2, .refcountBlock, .inactiveL2]) && !metadataIndex.isCurrent {
-            refreshMetadataIndex()
+            try? refreshMetadataIndex()  // preventOverlap refreshed (or failed) already
         }
         func indexed(_ map: [UInt64: Int]) -> Bool {
             var c = firstCluster

@@ -296,11 +296,13 @@ extension Qcow2Image {
         field.setBE(tableOffset, at: 0)
         field.setBE(UInt32(tableClusters), at: 8)
         try writeMetadata(field, at: HeaderField.refcountTable, ignoring: [.mainHeader])
-        try file.sync()
+        // What the file now says, even if the sync below fails (the old table then leaks):
+        // later refcount blocks must be linked in the table the header names.
         header.refcountTableOffset = tableOffset
         header.refcountTableClusters = UInt32(tableClusters)
         refcountTable = table
         recomputeRefcountTableMaxIndex()
+        try file.sync()
         try updateRefcounts(first: clusterIndex(oldOffset), count: oldClusters, delta: -1)
     }
 

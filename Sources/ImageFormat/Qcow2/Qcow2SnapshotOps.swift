@@ -4,11 +4,14 @@ import Glibc
 
 /// Internal snapshots: create, apply (revert) and delete, and rewriting the snapshot table.
 ///
-/// Crash-safety order: create raises refcounts (synced) before the snapshot's L1 copy and
-/// the table entry that make the new references live; delete drops the table entry (new
-/// table synced, header switched) before any refcount falls; apply raises the snapshot's
-/// refcounts before its L1 becomes the active one and lowers the old active tables' after.
-/// A crash at any point leaves leaks at most.
+/// Crash-safety order: create raises refcounts (synced) before it clears COPIED flags and
+/// before the snapshot's L1 copy and the table entry make the new references live; delete
+/// drops the table entry (new table synced, header switched) before any refcount falls;
+/// apply raises the snapshot's refcounts before its L1 becomes the active one and lowers
+/// the old active tables' after. COPIED flags that a decrement makes valid are set (synced)
+/// before the decrement. A crash at any point leaves leaks at most: refcounts above their
+/// references, where an active entry may still carry (or already carry) COPIED; check
+/// counts that flag as an error, and a leak repair alone (check -r leaks) clears it.
 extension Qcow2Image {
     /// Finds a snapshot as qemu-img's apply does: by ID first, then by name.
     public func findSnapshot(idOrName key: String) -> Int? {
@@ -108,8 +111,8 @@ extension Qcow2Image {
             try setVirtualSize(newSize)
             try file.sync()
         }
+        try recomputeCopiedFlags(pending: oldCounts)
         try applyReferenceCounts(oldCounts, sign: -1)
-        try recomputeCopiedFlags()
     }
 
     /// Deletes snapshot `index`: the table entry goes first, then the references it held.
@@ -130,8 +133,8 @@ extension Qcow2Image {
         var remaining = snapshots
         remaining.remove(at: index)
         try writeSnapshotTable(remaining)
+        try recomputeCopiedFlags(pending: counts)
         try applyReferenceCounts(counts, sign: -1)
-        try recomputeCopiedFlags()
     }
 
     /// Writes `entries` as the new snapshot table into fresh clusters, switches the header's
@@ -169,10 +172,11 @@ extension Qcow2Image {
         field.setBE(UInt32(entries.count), at: 0)
         field.setBE(newOffset, at: 4)
         try writeMetadata(field, at: HeaderField.snapshots, ignoring: [.mainHeader])
-        try file.sync()
+        // What the file now says, even if the sync below fails (the old table then leaks).
         header.snapshotCount = UInt32(entries.count)
         header.snapshotsOffset = newOffset
         snapshots = entries
+        try file.sync()
         if oldBytes > 0 && oldOffset != 0 {
             // Written by the next flush (at the latest on close), after the header above.
             let clusters = (oldBytes + UInt64(clusterSize) - 1) / UInt64(clusterSize)

@@ -123,12 +123,19 @@ extension Qcow2Image {
     }
 
     /// Sets COPIED on exactly the active L1 and L2 entries whose cluster has refcount 1
-    /// (QEMU's invariant, which `qemu-img check` verifies), writing what changed.
-    func recomputeCopiedFlags() throws {
+    /// (QEMU's invariant, which `qemu-img check` verifies), writing what changed (synced).
+    /// `pending` are decrements about to be applied: the flags are computed from the
+    /// refcounts they will leave, so that the flags can reach the disk before the decrements
+    /// do (a crash between the two leaves a refcount above its references: a leak).
+    func recomputeCopiedFlags(pending: [UInt64: UInt64] = [:]) throws {
         var done = Set<UInt64>()
+        func refcountAfter(_ c: UInt64) throws -> UInt64 {
+            let now = try refcount(ofCluster: c), dropping = pending[c] ?? 0
+            return now >= dropping ? now - dropping : 0
+        }
         for i in 0..<l1.count {
             guard let l2 = try l2Offset(inL1Entry: l1[i], index: i, structure: "L1 table", l1Offset: header.l1TableOffset) else { continue }
-            let owned = try refcount(ofCluster: clusterIndex(l2)) == 1
+            let owned = try refcountAfter(clusterIndex(l2)) == 1
             let wantL1 = owned ? l1[i] | EntryBits.copied : l1[i] & ~EntryBits.copied
             if wantL1 != l1[i] { try setL1Entry(i, wantL1) }
             guard done.insert(l2).inserted else { continue }
@@ -136,7 +143,7 @@ extension Qcow2Image {
             for j in 0..<l2Entries {
                 let (entry, bitmap) = l2Entry(slot: slot, index: j)
                 guard entry & EntryBits.compressed == 0, entry & EntryBits.offsetMask != 0 else { continue }
-                let single = try refcount(ofCluster: clusterIndex(entry & EntryBits.offsetMask)) == 1
+                let single = try refcountAfter(clusterIndex(entry & EntryBits.offsetMask)) == 1
                 let want = single ? entry | EntryBits.copied : entry & ~EntryBits.copied
                 if want != entry { setL2Entry(slot: slot, index: j, entry: want, bitmap: bitmap) }
             }
@@ -149,7 +156,7 @@ extension Qcow2Image {
         var bytes = [UInt8](repeating: 0, count: table.count * 8)
         for (i, e) in table.enumerated() { bytes.setBE(e, at: i * 8) }
         try writeMetadata(bytes, at: header.l1TableOffset, ignoring: [.activeL1])
+        l1 = table  // what the file now holds, even if the sync below fails
         try file.sync()
-        l1 = table
     }
 }
