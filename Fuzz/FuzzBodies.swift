@@ -43,6 +43,7 @@ enum FuzzBodies {
             sink &+= UInt64(q.snapshots.count) &+ UInt64(q.featureNames.count) &+ UInt64(q.clusterSize)
             sink &+= UInt64(q.backingFileName?.count ?? 0) &+ UInt64(q.backingFormat?.count ?? 0)
             sink &+= q.isDirty ? 1 : 0
+            if let bitmaps = try? q.persistentBitmaps() { sink &+= UInt64(bitmaps.count) }
         }
         if let extents = try? image.blockStatus(at: 0, length: image.virtualSize) { sink &+= UInt64(extents.count) }
         blackHole(sink)

@@ -26,6 +26,9 @@ mk extended-l2 64K cluster_size=16k,extended_l2=on "write -P 0x59 1k 1k"
 mk snapshot 64K cluster_size=512 "write -P 0x5a 0 1k"
 qemu-img snapshot -c first "$dir/snapshot.qcow2"
 qemu-io -f qcow2 -c "write -P 0x5b 0 512" "$dir/snapshot.qcow2" >/dev/null
+mk bitmaps 64K cluster_size=512 "write -P 0x5c 0 1k"
+qemu-img bitmap --add "$dir/bitmaps.qcow2" b0
+qemu-img bitmap --add -g 1k "$dir/bitmaps.qcow2" second
 # Mark lazy-dirty as not cleanly closed (the dirty bit, incompatible feature bit 0).
 printf '\x01' | dd of="$dir/lazy-dirty.qcow2" bs=1 seek=79 conv=notrunc status=none
 head -c 4096 /dev/zero | tr '\0' 'r' > "$dir/plain.raw"
