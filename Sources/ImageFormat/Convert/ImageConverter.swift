@@ -48,7 +48,9 @@ public final class ImageConverter {
         let pool = BufferPool()
         // One data-writing thread: buffered writes to one file serialize on its inode lock
         // anyway, and a second writer only spins on that lock, taking a core from the readers.
-        let writeBehind = WriteBehind(threads: 1, limit: settings.workers + 2)
+        // Four queued chunks keep it busy; more would only hold memory (the workers' window
+        // already scales with -m).
+        let writeBehind = WriteBehind(threads: 1, limit: 4)
         defer { writeBehind.stop() }
         let writer = ConvertWriter(target: target, backing: writerBacking, settings: settings, total: total,
                                    writeBehind: writeBehind, release: { pool.give($0) })
