@@ -9,14 +9,55 @@ final class ConvertWriter {
     /// Source size: bytes past it are never written.
     let total: UInt64
 
-    init(target: BlockDevice, backing: BlockDevice?, settings: ConvertSettings, total: UInt64) {
+    /// Runs the data writes of raw targets and of freshly allocated qcow2 clusters.
+    let writeBehind: WriteBehind
+    /// Takes a chunk's buffer back once nothing reads it any more.
+    let release: ([UInt8]) -> Void
+
+    init(target: BlockDevice, backing: BlockDevice?, settings: ConvertSettings, total: UInt64,
+         writeBehind: WriteBehind, release: @escaping ([UInt8]) -> Void) {
         self.target = target
         self.backing = backing
         self.settings = settings
         self.total = total
+        self.writeBehind = writeBehind
+        self.release = release
     }
 
+    /// A data write whose target place is fixed: chunk bytes [from, from+count) go to
+    /// `place` (a guest offset for raw targets, a reserved host offset for qcow2).
+    private struct Deferred {
+        var from: Int, count: Int, place: UInt64
+    }
+
+    /// Applies one chunk in guest order; its data writes may still be running on return.
     func apply(_ chunk: ConvertChunk) throws {
+        var deferred: [Deferred] = []
+        do {
+            try applyActions(chunk, &deferred)
+        } catch {
+            release(chunk.bytes)
+            throw error
+        }
+        let bytes = chunk.bytes
+        guard !deferred.isEmpty else { release(bytes); return }
+        let target = self.target, release = self.release
+        try writeBehind.submit {
+            defer { release(bytes) }
+            try bytes.withUnsafeBytes { buf in
+                for d in deferred {
+                    let data = UnsafeRawBufferPointer(rebasing: buf[d.from..<(d.from + d.count)])
+                    if let q = target as? Qcow2Image { try q.writeReserved(data, at: d.place) }
+                    else { try target.write(data, at: d.place) }
+                }
+            }
+        }
+    }
+
+    /// Waits for every data write; the target may be flushed afterwards.
+    func finish() throws { try writeBehind.drain() }
+
+    private func applyActions(_ chunk: ConvertChunk, _ deferred: inout [Deferred]) throws {
         guard !chunk.actions.isEmpty else {
             try zeroRange(chunk.start, chunk.length)
             return
@@ -43,13 +84,38 @@ final class ConvertWriter {
                 if action == .zero {
                     try target.writeZeroes(at: offset, length: end - offset, mayUnmap: true)
                 } else {
-                    try chunk.bytes.withUnsafeBytes { buf in
-                        let from = Int(offset - chunk.start)
-                        try target.write(UnsafeRawBufferPointer(rebasing: buf[from..<(from + Int(end - offset))]), at: offset)
-                    }
+                    try writeData(chunk, from: offset, to: end, &deferred)
                 }
                 i = j
             }
+        }
+    }
+
+    /// Guest bytes [start, end) of the chunk: raw targets and new qcow2 clusters are
+    /// written later by the write-behind threads; the rest goes through the normal path.
+    private func writeData(_ chunk: ConvertChunk, from start: UInt64, to end: UInt64, _ deferred: inout [Deferred]) throws {
+        let base = chunk.start
+        if target is RawImage {
+            deferred.append(Deferred(from: Int(start - base), count: Int(end - start), place: start))
+            return
+        }
+        let q = target as? Qcow2Image
+        let clusterSize = UInt64(q?.clusterSize ?? 1)
+        var pos = start
+        while pos < end {
+            if let q, let run = try q.reserveFreshClusters(at: pos, limit: Int((end - pos) / clusterSize)) {
+                let n = UInt64(run.count) * clusterSize
+                deferred.append(Deferred(from: Int(pos - base), count: Int(n), place: run.host))
+                pos += n
+                continue
+            }
+            // In place, copy-on-write or a partial cluster: at most one cluster at a time.
+            let n = q == nil ? end - pos : min(end - pos, clusterSize - pos % clusterSize)
+            try chunk.bytes.withUnsafeBytes { buf in
+                let from = Int(pos - base)
+                try target.write(UnsafeRawBufferPointer(rebasing: buf[from..<(from + Int(n))]), at: pos)
+            }
+            pos += n
         }
     }
 

@@ -45,9 +45,16 @@ public final class ImageConverter {
         let planner = try ConvertPlanner(source: source, settings: settings)
         let writerBacking = try openBacking?()
         defer { try? writerBacking?.close() }
-        let writer = ConvertWriter(target: target, backing: writerBacking, settings: settings, total: total)
-        let openSource = self.openSource, openBacking = self.openBacking
         let pool = BufferPool()
+        // One data-writing thread: buffered writes to one file serialize on its inode lock
+        // anyway, and a second writer only spins on that lock, taking a core from the readers.
+        // Four queued chunks keep it busy; more would only hold memory (the workers' window
+        // already scales with -m).
+        let writeBehind = WriteBehind(threads: 1, limit: 4)
+        defer { writeBehind.stop() }
+        let writer = ConvertWriter(target: target, backing: writerBacking, settings: settings, total: total,
+                                   writeBehind: writeBehind, release: { pool.give($0) })
+        let openSource = self.openSource, openBacking = self.openBacking
         var done: UInt64 = 0
         progress(0, total)
         try OrderedPipeline<ConvertJob, ConvertChunk>().run(
@@ -62,11 +69,11 @@ public final class ImageConverter {
             consume: { chunk in
                 for w in chunk.warnings { warning(w) }
                 try writer.apply(chunk)
-                pool.give(chunk.bytes)
                 done += chunk.length
                 progress(done, total)
             },
             interrupted: interrupted)
+        try writer.finish()
         try target.flush()
     }
 }

@@ -41,6 +41,7 @@ public enum ClusterCompression {
     }
 
     private static func inflateRaw(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
+        if FastInflate.decompress(input, into: output) { return true }
         var stream = z_stream()
         guard img_inflateInit2(&stream, -12) == Z_OK else { return false }
         defer { inflateEnd(&stream) }

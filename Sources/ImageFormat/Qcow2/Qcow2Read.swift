@@ -68,8 +68,13 @@ extension Qcow2Image {
                 case .unallocated:
                     try readBacking(into: dst, at: runStart)
                 case .compressed(let host, let size):
-                    let cluster = try decompressCluster(host: host, size: size)
                     let from = offsetInCluster(runStart)
+                    if runLength == clusterSize && decompressedCache?.host != host {
+                        // The whole cluster: straight into the caller's buffer, no copy.
+                        try decompressCluster(host: host, size: size, into: dst)
+                        return
+                    }
+                    let cluster = try decompressCluster(host: host, size: size)
                     cluster.withUnsafeBytes { dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[from..<(from + runLength)])) }
                 }
             }
@@ -93,21 +98,32 @@ extension Qcow2Image {
     /// The decompressed contents of the compressed cluster stored at `host`.
     func decompressCluster(host: UInt64, size: Int) throws -> [UInt8] {
         if let cached = decompressedCache, cached.host == host { return cached.bytes }
-        let fileSize = try file.size()
-        guard size > 0, let end = checkedAdd(host, UInt64(size)), host < fileSize else {
+        let out = try [UInt8](unsafeUninitializedCapacity: clusterSize) { buf, count in
+            try decompressCluster(host: host, size: size, into: UnsafeMutableRawBufferPointer(buf))
+            count = clusterSize
+        }
+        decompressedCache = (host, out)
+        return out
+    }
+
+    /// Decompresses the cluster stored at `host` into `out` (one cluster long). The stored
+    /// size may reach past the end of the file (QEMU writes it rounded up to sectors).
+    func decompressCluster(host: UInt64, size: Int, into out: UnsafeMutableRawBufferPointer) throws {
+        guard size > 0, checkedAdd(host, UInt64(size)) != nil else {
             throw corrupt("compressed cluster", host, "compressed data of \(size) bytes lies past the end of the file")
         }
-        let available = Int(min(end, fileSize) - host)
-        let input = try file.read(count: available, at: host)
-        var out = [UInt8](repeating: 0, count: clusterSize)
-        let ok = input.withUnsafeBytes { inBuf in
-            out.withUnsafeMutableBytes { ClusterCompression.decompress(inBuf, into: $0, type: compressionType) }
+        let ok = try withUnsafeTemporaryAllocation(byteCount: size, alignment: 16) { input in
+            // A short read stops at the end of the file; nothing at all means past it.
+            let available = try file.readAvailable(into: input, at: host)
+            guard available > 0 else {
+                throw corrupt("compressed cluster", host, "compressed data of \(size) bytes lies past the end of the file")
+            }
+            return ClusterCompression.decompress(UnsafeRawBufferPointer(rebasing: input[0..<available]), into: out,
+                                                 type: compressionType)
         }
         guard ok else {
             throw corrupt("compressed cluster", host, "\(compressionType.name) data does not decompress to a full cluster")
         }
-        decompressedCache = (host, out)
-        return out
     }
 
     public func blockStatus(at offset: UInt64, length: UInt64) throws -> [Extent] {

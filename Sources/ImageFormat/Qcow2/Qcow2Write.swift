@@ -25,29 +25,43 @@ extension Qcow2Image {
     /// Writes a run of whole clusters that need new host clusters with one allocation and
     /// one host write. Returns how many clusters it wrote (0 when the first needs more care).
     func writeFreshClusters(_ data: UnsafeRawBufferPointer, at offset: UInt64) throws -> Int {
-        let (l1Index, l2Index) = l2Position(offset)
-        var slot = try writableL2Slot(l1Index: l1Index)
-        let limit = min(data.count / clusterSize, l2Entries - l2Index)
-        var n = 0
-        while n < limit {
-            let (entry, _) = try validatedL2Entry(slot: slot, index: l2Index + n)
-            if entry & EntryBits.copied != 0 && entry & EntryBits.compressed == 0 { break }
-            n += 1
-        }
+        let n = try freshClusterCount(at: offset, limit: data.count / clusterSize)
         guard n > 0 else { return 0 }
         let host = try allocateClusters(UInt64(n))
         let bytes = UnsafeRawBufferPointer(rebasing: data[0..<(n * clusterSize)])
         try preventOverlap(offset: host, length: UInt64(bytes.count), ignoring: [])
         try file.write(bytes, at: host)
         unsyncedPointees = true
-        slot = try writableL2Slot(l1Index: l1Index)
+        try linkFreshClusters(at: offset, host: host, count: n)
+        return n
+    }
+
+    /// How many whole clusters from `offset` (at most `limit`, within one L2 table) need new
+    /// host clusters: unallocated, zero, compressed or shared with a snapshot.
+    func freshClusterCount(at offset: UInt64, limit: Int) throws -> Int {
+        let (l1Index, l2Index) = l2Position(offset)
+        let slot = try writableL2Slot(l1Index: l1Index)
+        let limit = min(limit, l2Entries - l2Index)
+        var n = 0
+        while n < limit {
+            let (entry, _) = try validatedL2Entry(slot: slot, index: l2Index + n)
+            if entry & EntryBits.copied != 0 && entry & EntryBits.compressed == 0 { break }
+            n += 1
+        }
+        return n
+    }
+
+    /// Points the L2 entries of `count` clusters from `offset` at the host run from `host`
+    /// and drops the old entries' claims.
+    func linkFreshClusters(at offset: UInt64, host: UInt64, count n: Int) throws {
+        let (l1Index, l2Index) = l2Position(offset)
+        let slot = try writableL2Slot(l1Index: l1Index)
         for i in 0..<n {
             let old = l2Entry(slot: slot, index: l2Index + i).entry
             setL2Entry(slot: slot, index: l2Index + i, entry: (host + UInt64(i * clusterSize)) | EntryBits.copied,
                        bitmap: Self.allSubclustersAllocated)
             releaseOldCluster(old)
         }
-        return n
     }
 
     /// Writes a range inside one cluster.
