@@ -38,7 +38,7 @@ struct Convert: ParsableCommand {
     var snapshot: String?
     @Option(name: .customShort("m"), help: "Worker threads (1-16; default: the number of cores).")
     var workers: Int?
-    @Flag(name: .customShort("W"), help: "Accepted for qemu-img compatibility; img always writes in order.")
+    @Flag(name: .customShort("W"), help: "Write chunks as they become ready, not in guest order (a qcow2 target's layout then varies between runs).")
     var outOfOrder = false
     @Flag(name: .customShort("p"), help: "Show progress and throughput on stderr.")
     var progress = false
@@ -74,6 +74,7 @@ struct Convert: ParsableCommand {
         var s = ConvertSettings()
         s.compress = compress
         s.salvage = salvage
+        s.outOfOrder = outOfOrder
         if let sparseSize {
             guard let v = SizeParser.parse(sparseSize), v % 512 == 0, v <= 16 << 20 else {
                 throw CLIError("Invalid buffer size for sparse output specified. Valid sizes are multiples of 512 "

@@ -12,6 +12,10 @@ public struct ConvertSettings: Sendable {
     public var targetReadsZero = true
     /// Turn source read errors into zeros with a warning (--salvage).
     public var salvage = false
+    /// Write chunks as soon as they are ready rather than in guest order (qemu-img -W): a
+    /// slow chunk does not stall the others, but a qcow2 target's layout then depends on
+    /// timing (its guest contents do not).
+    public var outOfOrder = false
     /// Guest bytes per pipeline job; a multiple of every allocation unit (cluster <= 2 MiB).
     public var chunkSize = 2 << 20
 

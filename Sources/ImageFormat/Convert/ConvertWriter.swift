@@ -1,5 +1,7 @@
 /// The one thread that touches the target: applies processed chunks in guest order, so
 /// host offsets (and so the output's bytes) are the same whatever the number of workers.
+/// Under -W (ConvertSettings.outOfOrder) chunks arrive as they are ready; each chunk covers
+/// whole clusters, so nothing here depends on the order, only the host layout does.
 final class ConvertWriter {
     let target: BlockDevice
     /// The target's backing file (overlay targets): zero ranges are only written where it
@@ -30,7 +32,7 @@ final class ConvertWriter {
         var from: Int, count: Int, place: UInt64
     }
 
-    /// Applies one chunk in guest order; its data writes may still be running on return.
+    /// Applies one chunk; its data writes may still be running on return.
     func apply(_ chunk: ConvertChunk) throws {
         var deferred: [Deferred] = []
         do {

@@ -72,7 +72,8 @@ public final class ImageConverter {
                 done += chunk.length
                 progress(done, total)
             },
-            interrupted: interrupted)
+            interrupted: interrupted,
+            inOrder: !settings.outOfOrder)
         try writer.finish()
         try target.flush()
     }

@@ -2,6 +2,9 @@
 /// Runs jobs on worker threads and hands their results to the caller's thread strictly in
 /// job order. At most `window` jobs are in flight, which bounds memory; since results are
 /// consumed in order, what the consumer does never depends on which worker was faster.
+/// With `inOrder: false` (qemu-img convert -W) each result is handed over as soon as it is
+/// ready instead: a slow job no longer holds back the ones after it, and the consumer sees
+/// the jobs in whatever order the workers finished them.
 final class OrderedPipeline<Job, Output> {
     private let condition = ConditionLock()
     private var queue: [(index: Int, job: Job)] = []
@@ -17,7 +20,8 @@ final class OrderedPipeline<Job, Output> {
              makeWorker: @escaping () throws -> (Job) throws -> Output,
              next: () throws -> Job?,
              consume: (Output) throws -> Void,
-             interrupted: () -> Error?) throws {
+             interrupted: () -> Error?,
+             inOrder: Bool = true) throws {
         if workers <= 1 {
             // One worker: no threads and no hand-offs, the caller does everything in turn.
             let work = try makeWorker()
@@ -41,11 +45,12 @@ final class OrderedPipeline<Job, Output> {
             }
             if consumed == produced { return }
             condition.lock()
-            while results[consumed] == nil {
+            var ready: Int? { inOrder ? (results[consumed] == nil ? nil : consumed) : results.keys.min() }
+            while ready == nil {
                 if let error = interrupted() { condition.unlock(); throw error }
                 condition.wait(seconds: 0.1)
             }
-            let result = results.removeValue(forKey: consumed)!
+            let result = results.removeValue(forKey: ready!)!
             condition.unlock()
             try consume(result.get())
             consumed += 1
