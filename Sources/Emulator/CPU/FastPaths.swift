@@ -1,0 +1,120 @@
+/// Handlers of the forms the decoder specializes: the operand size and both operands come
+/// from the decode, with no ModRM state to set up. Each one matches the generic handler of
+/// its opcode (Arithmetic.swift, DataTransfer.swift) for its form.
+extension CPU {
+    /// 00-3B with a register r/m: ALU op between two registers.
+    @inline(always) func aluRegisters() {
+        let d = decoded
+        let op = Int(d.pointee.opcode >> 3) & 7
+        let dst = Int(d.pointee.reg), src = Int(d.pointee.rm)
+        switch d.pointee.size {
+        case 4: aluRegisters(op, dst, src, 4)
+        case 2: aluRegisters(op, dst, src, 2)
+        default: aluRegisters(op, dst, src, 1)
+        }
+    }
+
+    @inline(always) private func aluRegisters(_ op: Int, _ dst: Int, _ src: Int, _ size: Int) {
+        let r = alu(op, getReg(dst, size), getReg(src, size), size)
+        if op != 7 { setReg(dst, size, r) }
+    }
+
+    /// 00-3B with a memory r/m, either direction.
+    @inline(always) func aluMemory() {
+        switch decoded.pointee.size {
+        case 4: aluMemory(size: 4)
+        case 2: aluMemory(size: 2)
+        default: aluMemory(size: 1)
+        }
+    }
+
+    @inline(always) private func aluMemory(size: Int) {
+        let d = decoded
+        let op = Int(d.pointee.opcode >> 3) & 7, r = Int(d.pointee.reg)
+        let off = effectiveOffset(d), seg = Int(d.pointee.segment)
+        if d.pointee.opcode & 2 != 0 {
+            let v = alu(op, getReg(r, size), read(seg, off, size), size)
+            if op != 7 { setReg(r, size, v) }
+        } else {
+            let v = alu(op, read(seg, off, size), getReg(r, size), size)
+            if op != 7 { write(seg, off, size, v) }
+        }
+    }
+
+    /// 80, 81, 83 with the immediate in the decode.
+    @inline(always) func aluImmediateDecoded() {
+        switch decoded.pointee.size {
+        case 4: aluImmediateDecoded(size: 4)
+        case 2: aluImmediateDecoded(size: 2)
+        default: aluImmediateDecoded(size: 1)
+        }
+    }
+
+    @inline(always) private func aluImmediateDecoded(size: Int) {
+        let d = decoded
+        let op = Int(d.pointee.reg), imm = d.pointee.immediate
+        if d.pointee.mod == 3 {
+            let r = Int(d.pointee.rm)
+            let v = alu(op, getReg(r, size), imm, size)
+            if op != 7 { setReg(r, size, v) }
+        } else {
+            let off = effectiveOffset(d), seg = Int(d.pointee.segment)
+            let v = alu(op, read(seg, off, size), imm, size)
+            if op != 7 { write(seg, off, size, v) }
+        }
+    }
+
+    /// C0/C1 (386) and D0/D1 with the count in the decode.
+    @inline(always) func shiftDecoded() {
+        switch decoded.pointee.size {
+        case 4: shiftDecoded(size: 4)
+        case 2: shiftDecoded(size: 2)
+        default: shiftDecoded(size: 1)
+        }
+    }
+
+    @inline(always) private func shiftDecoded(size: Int) {
+        let d = decoded
+        let op = Int(d.pointee.reg), count = d.pointee.immediate
+        if d.pointee.mod == 3 {
+            let r = Int(d.pointee.rm)
+            setReg(r, size, shiftRotate(op, getReg(r, size), count, size))
+        } else {
+            let off = effectiveOffset(d), seg = Int(d.pointee.segment)
+            write(seg, off, size, shiftRotate(op, read(seg, off, size), count, size))
+        }
+    }
+
+    /// 88-8B with a register r/m.
+    @inline(always) func moveRegisters() {
+        let d = decoded
+        let dst = Int(d.pointee.reg), src = Int(d.pointee.rm)
+        switch d.pointee.size {
+        case 4: regs[dst] = regs[src]
+        case 2: setReg(dst, 2, regs[src])
+        default: setReg(dst, 1, getReg(src, 1))
+        }
+    }
+
+    /// 8A/8B with a memory operand: register = memory.
+    @inline(always) func moveLoad() {
+        let d = decoded
+        let off = effectiveOffset(d), seg = Int(d.pointee.segment), r = Int(d.pointee.reg)
+        switch d.pointee.size {
+        case 4: setReg(r, 4, read(seg, off, 4))
+        case 2: setReg(r, 2, read(seg, off, 2))
+        default: setReg(r, 1, read(seg, off, 1))
+        }
+    }
+
+    /// 88/89 with a memory operand: memory = register.
+    @inline(always) func moveStore() {
+        let d = decoded
+        let off = effectiveOffset(d), seg = Int(d.pointee.segment), r = Int(d.pointee.reg)
+        switch d.pointee.size {
+        case 4: write(seg, off, 4, regs[r])
+        case 2: write(seg, off, 2, regs[r])
+        default: write(seg, off, 1, getReg(r, 1))
+        }
+    }
+}
