@@ -134,6 +134,11 @@ extension CPU {
         case .aluMemory: aluMemory()
         case .aluImmediateDecoded: aluImmediateDecoded()
         case .shiftDecoded: shiftDecoded()
+        case .testDecoded: testDecoded()
+        case .moveExtendDecoded: moveExtendDecoded()
+        case .doubleShiftDecoded:
+            decodeModRM()
+            doubleShift(left: decoded.pointee.opcode2 == 0xA4, count: decoded.pointee.immediate)
         case .movRegisters: moveRegisters()
         case .movLoad: moveLoad()
         case .movStore: moveStore()

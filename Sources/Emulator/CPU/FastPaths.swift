@@ -85,6 +85,31 @@ extension CPU {
         }
     }
 
+    /// 84/85: TEST r/m, reg.
+    @inline(always) func testDecoded() {
+        switch decoded.pointee.size {
+        case 4: testDecoded(size: 4)
+        case 2: testDecoded(size: 2)
+        default: testDecoded(size: 1)
+        }
+    }
+
+    @inline(always) private func testDecoded(size: Int) {
+        let d = decoded
+        let a = d.pointee.mod == 3 ? getReg(Int(d.pointee.rm), size) : read(Int(d.pointee.segment), effectiveOffset(d), size)
+        _ = logicResult(a & getReg(Int(d.pointee.reg), size), size)
+    }
+
+    /// 0F B6/B7/BE/BF: MOVZX/MOVSX into a register of the operand size.
+    @inline(always) func moveExtendDecoded() {
+        let d = decoded
+        let op2 = d.pointee.opcode2
+        let srcSize = op2 & 1 == 0 ? 1 : 2
+        let v = d.pointee.mod == 3 ? getReg(Int(d.pointee.rm), srcSize) : read(Int(d.pointee.segment), effectiveOffset(d), srcSize)
+        let r = op2 < 0xBE ? v : UInt32(bitPattern: Int32(truncatingIfNeeded: signExtend(v, srcSize)))
+        setReg(Int(d.pointee.reg), opSize, r & maskOf(opSize))
+    }
+
     /// 88-8B with a register r/m.
     @inline(always) func moveRegisters() {
         let d = decoded

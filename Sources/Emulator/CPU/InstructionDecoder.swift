@@ -93,6 +93,18 @@ extension CPU {
         case .shiftImm where model != .i8086:
             d.pointee.family = .shiftDecoded
             d.pointee.immediate = UInt32(fetch8())
+        case .testRM:
+            d.pointee.family = .testDecoded
+        case .twoByte where model != .i8086:
+            switch d.pointee.opcode2 {
+            case 0xB6, 0xB7, 0xBE, 0xBF:
+                d.pointee.family = .moveExtendDecoded
+            case 0xA4, 0xAC:
+                d.pointee.family = .doubleShiftDecoded
+                d.pointee.immediate = UInt32(fetch8())
+            default:
+                return
+            }
         case .shift where op <= 0xD1:
             d.pointee.family = .shiftDecoded
             d.pointee.immediate = 1

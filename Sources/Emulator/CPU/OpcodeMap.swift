@@ -10,7 +10,8 @@ enum OpcodeFamily: UInt8 {
     case xlat, esc, loop, io, callRelative, jumpRelative, jumpFar, jumpShort, hlt, flagOp
     case group3, group4, group5, prefix, invalid
     // Forms the decoder specializes (never in the map; see `specialize` in InstructionDecoder.swift).
-    case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded
+    case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, testDecoded, moveExtendDecoded
+    case doubleShiftDecoded
     case movRegisters, movLoad, movStore, jccDecoded, jumpShortDecoded
 }
 
