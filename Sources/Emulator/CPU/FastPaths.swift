@@ -2,16 +2,22 @@
 /// from the decode, with no ModRM state to set up. Each one matches the generic handler of
 /// its opcode (Arithmetic.swift, DataTransfer.swift) for its form.
 extension CPU {
+    /// Runs `body` with the decoded operand size as a constant: each inlined copy folds
+    /// the width tests of the helpers it calls.
+    @inline(always) private func withDecodedSize(_ body: (Int) -> Void) {
+        switch decoded.pointee.size {
+        case 4: body(4)
+        case 2: body(2)
+        default: body(1)
+        }
+    }
+
     /// 00-3B with a register r/m: ALU op between two registers.
     @inline(always) func aluRegisters() {
         let d = decoded
         let op = Int(d.pointee.opcode >> 3) & 7
         let dst = Int(d.pointee.reg), src = Int(d.pointee.rm)
-        switch d.pointee.size {
-        case 4: aluRegisters(op, dst, src, 4)
-        case 2: aluRegisters(op, dst, src, 2)
-        default: aluRegisters(op, dst, src, 1)
-        }
+        withDecodedSize { aluRegisters(op, dst, src, $0) }
     }
 
     @inline(always) private func aluRegisters(_ op: Int, _ dst: Int, _ src: Int, _ size: Int) {
@@ -21,11 +27,7 @@ extension CPU {
 
     /// 00-3B with a memory r/m, either direction.
     @inline(always) func aluMemory() {
-        switch decoded.pointee.size {
-        case 4: aluMemory(size: 4)
-        case 2: aluMemory(size: 2)
-        default: aluMemory(size: 1)
-        }
+        withDecodedSize { aluMemory(size: $0) }
     }
 
     @inline(always) private func aluMemory(size: Int) {
@@ -43,11 +45,7 @@ extension CPU {
 
     /// 80, 81, 83 with the immediate in the decode.
     @inline(always) func aluImmediateDecoded() {
-        switch decoded.pointee.size {
-        case 4: aluImmediateDecoded(size: 4)
-        case 2: aluImmediateDecoded(size: 2)
-        default: aluImmediateDecoded(size: 1)
-        }
+        withDecodedSize { aluImmediateDecoded(size: $0) }
     }
 
     @inline(always) private func aluImmediateDecoded(size: Int) {
@@ -66,11 +64,7 @@ extension CPU {
 
     /// C0/C1 (386) and D0/D1 with the count in the decode.
     @inline(always) func shiftDecoded() {
-        switch decoded.pointee.size {
-        case 4: shiftDecoded(size: 4)
-        case 2: shiftDecoded(size: 2)
-        default: shiftDecoded(size: 1)
-        }
+        withDecodedSize { shiftDecoded(size: $0) }
     }
 
     @inline(always) private func shiftDecoded(size: Int) {
@@ -87,11 +81,7 @@ extension CPU {
 
     /// 84/85: TEST r/m, reg.
     @inline(always) func testDecoded() {
-        switch decoded.pointee.size {
-        case 4: testDecoded(size: 4)
-        case 2: testDecoded(size: 2)
-        default: testDecoded(size: 1)
-        }
+        withDecodedSize { testDecoded(size: $0) }
     }
 
     @inline(always) private func testDecoded(size: Int) {
