@@ -80,6 +80,8 @@ public final class CPU {
     /// Holds the decode of an instruction the cache may not keep (see `decodeCurrent`).
     let uncachedDecode = UnsafeMutablePointer<DecodedInstruction>.allocate(capacity: 1)
     let decodeCache: DecodeCache
+    /// The cache's slots, held here so a lookup is one load from the CPU.
+    let decodeSlots: UnsafeMutablePointer<DecodedInstruction>
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
@@ -105,6 +107,7 @@ public final class CPU {
         uncachedDecode.initialize(to: DecodedInstruction())
         decoded = uncachedDecode
         decodeCache = memory.decodeCache
+        decodeSlots = memory.decodeCache.slots
         segSel.initialize(repeating: 0, count: 6)
         segBase.initialize(repeating: 0, count: 6)
         segLimit.initialize(repeating: 0xFFFF, count: 6)

@@ -7,7 +7,7 @@ extension CPU {
     @inline(__always) func decodeCurrent() {
         let linear = segBase[Seg.cs] &+ eip
         let tag = UInt64(linear) | codeTagBits
-        let slot = decodeCache.slot(linear)
+        let slot = decodeSlots + Int(linear & UInt32(DecodeCache.slotCount - 1))
         let d: UnsafeMutablePointer<DecodedInstruction>
         if slot.pointee.tag == tag {
             d = slot
