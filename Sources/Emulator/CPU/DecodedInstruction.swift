@@ -5,7 +5,7 @@ struct DecodedInstruction {
     /// Linear address, code-size bit and valid bit (see `tag(_:codeBig:)`); 0 when empty.
     var tag: UInt64 = 0
     /// Displacement of the effective address (disp8 already sign-extended), or the
-    /// sign-extended jump displacement of OpcodeFamily.jccDecoded/jumpShortDecoded.
+    /// sign-extended rel8 of OpcodeFamily.jccShort/jumpShort.
     var displacement: UInt32 = 0
     /// Immediate (or shift count) of OpcodeFamily.aluImmediateDecoded/shiftDecoded.
     var immediate: UInt32 = 0
@@ -21,13 +21,13 @@ struct DecodedInstruction {
     var segOverride: Int8 = -1
     var repPrefix: UInt8 = 0
     /// ModRM fields; `mod` is 3 for instructions without ModRM. The register-to-register
-    /// families (aluRegisters, movRegisters) hold the destination in `reg`, the source in `rm`.
+    /// forms (OpcodeFamily.aluRegisters, movRM) hold the destination in `reg`, the source in `rm`.
     var mod: UInt8 = 3, reg: UInt8 = 0, rm: UInt8 = 0
     /// Effective address = regs[base] + regs[index] << scale + displacement (register 8
     /// always reads 0), masked to the address size; `segment` has the override applied.
     var base: UInt8 = 8, index: UInt8 = 8, scale: UInt8 = 0
     var segment: UInt8 = UInt8(Seg.ds)
-    /// Operand size in bytes of the specialized families (OpcodeFamily.aluRegisters ...).
+    /// Operand size in bytes of the specialized families (FastPaths.swift).
     var size: UInt8 = 0
     /// Bit n: segment n may be accessed. FS and GS are reachable only through a prefix,
     /// so a limited (often null) FS or GS costs no rollback snapshot until named.

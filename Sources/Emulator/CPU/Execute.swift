@@ -56,11 +56,11 @@ extension CPU {
         case .ops186:
             // 186 additions; the 8086 decodes these as aliases of Jcc 70-7F.
             if model == .i8086 { jccShort(Int(op & 0xF)) } else { opcodes186(op) }
-        case .jccShort: jccShort(Int(op & 0xF))
+        case .jccShort: if condition(Int(op & 0xF)) { jumpRelative(decoded.pointee.displacement) }
         case .aluImmediate: aluImmediate(op == 0x82 ? 0x80 : op)
-        case .testRM: testRMReg(op)
+        case .testRM: testDecoded()
         case .xchgRM: xchgRM(op)
-        case .movRM: movRM(op)
+        case .movRM: moveRegisters()
         case .movFromSeg: movFromSeg()
         case .lea: lea()
         case .movToSeg: movToSeg()
@@ -117,7 +117,7 @@ extension CPU {
             let off = fetchImm(opSize)
             let sel = fetch16()
             farTransfer(selector: sel, offset: off, call: false)
-        case .jumpShort: jccShortAlways()
+        case .jumpShort: jumpRelative(decoded.pointee.displacement)
         case .hlt:
             if protectedMode && cpl != 0 { fault(13, errorCode: 0) } else { halted = true }
         case .flagOp: flagOp(op)
@@ -134,16 +134,12 @@ extension CPU {
         case .aluMemory: aluMemory()
         case .aluImmediateDecoded: aluImmediateDecoded()
         case .shiftDecoded: shiftDecoded()
-        case .testDecoded: testDecoded()
         case .moveExtendDecoded: moveExtendDecoded()
         case .doubleShiftDecoded:
             decodeModRM()
             doubleShift(left: decoded.pointee.opcode2 == 0xA4, count: decoded.pointee.immediate)
-        case .movRegisters: moveRegisters()
         case .movLoad: moveLoad()
         case .movStore: moveStore()
-        case .jccDecoded: if condition(Int(op & 0xF)) { jumpRelative(decoded.pointee.displacement) }
-        case .jumpShortDecoded: jumpRelative(decoded.pointee.displacement)
         }
     }
 
@@ -160,11 +156,6 @@ extension CPU {
         case 0x6C...0x6F: stringOp(op)
         default: invalidOpcode(hex8(op)) // 63 ARPL and the prefixes 64-67 never get here in real use
         }
-    }
-
-    @inline(__always) func jccShortAlways() {
-        let d = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
-        jumpRelative(d)
     }
 
     /// FE: INC/DEC r/m8.

@@ -94,7 +94,7 @@ extension CPU {
             d.pointee.family = .shiftDecoded
             d.pointee.immediate = UInt32(fetch8())
         case .testRM:
-            d.pointee.family = .testDecoded
+            break
         case .twoByte where model != .i8086:
             switch d.pointee.opcode2 {
             case 0xB6, 0xB7, 0xBE, 0xBF:
@@ -109,13 +109,8 @@ extension CPU {
             d.pointee.family = .shiftDecoded
             d.pointee.immediate = 1
         case .movRM:
-            d.pointee.family = d.pointee.mod == 3 ? .movRegisters : op & 2 != 0 ? .movLoad : .movStore
-            if d.pointee.mod == 3 { orderRegisterOperands(d) }
-        case .jccShort:
-            d.pointee.family = .jccDecoded
-            d.pointee.displacement = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
-        case .jumpShort:
-            d.pointee.family = .jumpShortDecoded
+            if d.pointee.mod == 3 { orderRegisterOperands(d) } else { d.pointee.family = op & 2 != 0 ? .movLoad : .movStore }
+        case .jccShort, .jumpShort:
             d.pointee.displacement = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
         default:
             return

@@ -10,9 +10,10 @@ enum OpcodeFamily: UInt8 {
     case xlat, esc, loop, io, callRelative, jumpRelative, jumpFar, jumpShort, hlt, flagOp
     case group3, group4, group5, prefix, invalid
     // Forms the decoder specializes (never in the map; see `specialize` in InstructionDecoder.swift).
-    case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, testDecoded, moveExtendDecoded
-    case doubleShiftDecoded
-    case movRegisters, movLoad, movStore, jccDecoded, jumpShortDecoded
+    // movRM, testRM, jccShort and jumpShort themselves always run from the decode: movRM
+    // is left for the register-to-register form, the others read their decoded operands.
+    case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, moveExtendDecoded
+    case doubleShiftDecoded, movLoad, movStore
 }
 
 enum OpcodeMap {
