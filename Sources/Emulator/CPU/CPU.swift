@@ -65,12 +65,12 @@ public final class CPU {
     var codeBig = false {
         didSet {
             ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF
-            codeTagBits = DecodedInstruction.tag(0, codeBig: codeBig)
+            codeTagBits = DecodedInstruction.tag(0, codeBig: codeBig, model: model)
             prefixStateDirty = true
         }
     }
     /// The decode-cache tag bits of the current code size, kept with `codeBig`.
-    private(set) var codeTagBits = DecodedInstruction.tag(0, codeBig: false)
+    private(set) var codeTagBits: UInt64
     /// Set when operand/address size, segment override or REP may differ from the code
     /// segment's defaults (a prefixed instruction ran, or the code size changed); the next
     /// unprefixed instruction then resets them.
@@ -101,6 +101,7 @@ public final class CPU {
 
     public init(model: CPUModel, memory: Memory, io: IOBus) {
         self.model = model
+        codeTagBits = DecodedInstruction.tag(0, codeBig: false, model: model)
         mem = memory
         self.io = io
         regs.initialize(repeating: 0, count: 9)

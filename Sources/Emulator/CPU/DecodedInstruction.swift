@@ -2,7 +2,7 @@
 /// effective-address form. Immediates are not kept: handlers fetch them from memory when
 /// they run, so a store into an immediate needs no invalidation.
 struct DecodedInstruction {
-    /// Linear address, code-size bit and valid bit (see `tag(_:codeBig:)`); 0 when empty.
+    /// Linear address, code-size and CPU-model bits and a valid bit (see `tag`); 0 when empty.
     var tag: UInt64 = 0
     /// Displacement of the effective address (disp8 already sign-extended), or the
     /// sign-extended rel8 of OpcodeFamily.jccShort/jumpShort.
@@ -33,8 +33,9 @@ struct DecodedInstruction {
     /// so a limited (often null) FS or GS costs no rollback snapshot until named.
     var reachableSegments: UInt8 = 0
 
-    /// The decode depends on the bytes at `linear` and on the code segment's default size.
-    @inline(__always) static func tag(_ linear: UInt32, codeBig: Bool) -> UInt64 {
-        UInt64(linear) | (codeBig ? 1 << 32 : 0) | 1 << 33
+    /// The decode depends on the bytes at `linear`, the code segment's default size and
+    /// the CPU model (which bytes are prefixes, which opcodes take ModRM).
+    static func tag(_ linear: UInt32, codeBig: Bool, model: CPUModel) -> UInt64 {
+        UInt64(linear) | (codeBig ? 1 << 32 : 0) | 1 << 33 | (model == .i8086 ? 1 << 34 : 0)
     }
 }
