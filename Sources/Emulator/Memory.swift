@@ -10,19 +10,29 @@ public final class Memory {
     public let size: Int
     let bytes: UnsafeMutablePointer<UInt8>
     /// Address bit 20 is forced to zero while the A20 gate is closed (8086 wrap-around).
-    public var a20Mask: UInt32 = 0xFFFF_FFFF { didSet { updateFastLimits() } }
+    public var a20Mask: UInt32 = 0xFFFF_FFFF {
+        didSet {
+            updateFastLimits()
+            if a20Mask != oldValue { decodeCache.flush() }
+        }
+    }
     /// Writes at or above this address and below 1 MiB are ignored (option ROMs and BIOS).
     var romStart: UInt32 = 0xFFFF_FFFF { didSet { updateFastLimits() } }
     /// Linear addresses below `readLimit` need neither the A20 mask nor a bounds check;
     /// below `writeLimit`, or from 1 MiB up to `readLimit`, they are writable RAM.
     private var readLimit: UInt32 = 0
     private var writeLimit: UInt32 = 0
+    /// Decoded instructions; every write below checks `codeMarks` to drop stale ones.
+    let decodeCache: DecodeCache
+    private let codeMarks: UnsafeMutablePointer<UInt8>
 
     public init(size: Int) {
         self.size = size
         // calloc hands out untouched zero pages, so a large guest costs nothing until used.
         guard let raw = calloc(size + 8, 1) else { fatalError("cannot allocate \(size) bytes of guest memory") }
         bytes = raw.assumingMemoryBound(to: UInt8.self)
+        decodeCache = DecodeCache(memorySize: size)
+        codeMarks = decodeCache.marks
         updateFastLimits()
     }
     deinit { free(bytes) }
@@ -49,10 +59,22 @@ public final class Memory {
         return a < size ? bytes[a] : 0xFF
     }
 
+    /// Drops decodes of the line holding `a` (a RAM address just written) if it has any.
+    @inline(__always) private func noteWrite(_ a: UInt32) {
+        let line = Int(a >> DecodeCache.lineShift)
+        if codeMarks[line] != 0 { decodeCache.invalidate(line: line) }
+    }
+
+    /// The same for a store of `n` + 1 bytes, which may touch two lines.
+    @inline(__always) private func noteWrite(_ a: UInt32, _ n: UInt32) {
+        let first = Int(a >> DecodeCache.lineShift), last = Int((a &+ n) >> DecodeCache.lineShift)
+        if codeMarks[first] | codeMarks[last] != 0 { decodeCache.invalidate(Int(a), count: Int(n) + 1) }
+    }
+
     @inline(__always) public func write8(_ linear: UInt32, _ v: UInt8) {
-        if writable(linear, 0) { bytes[Int(linear)] = v; return }
+        if writable(linear, 0) { bytes[Int(linear)] = v; noteWrite(linear); return }
         let a = linear & a20Mask
-        if Int(a) < size && !(a >= romStart && a < 0x10_0000) { bytes[Int(a)] = v }
+        if Int(a) < size && !(a >= romStart && a < 0x10_0000) { bytes[Int(a)] = v; noteWrite(a) }
     }
 
     @inline(__always) public func read16(_ linear: UInt32) -> UInt16 {
@@ -63,6 +85,7 @@ public final class Memory {
     @inline(__always) public func write16(_ linear: UInt32, _ v: UInt16) {
         if writable(linear, 1) {
             UnsafeMutableRawPointer(bytes + Int(linear)).storeBytes(of: v, as: UInt16.self)
+            noteWrite(linear, 1)
             return
         }
         write8(linear, UInt8(truncatingIfNeeded: v))
@@ -77,6 +100,7 @@ public final class Memory {
     @inline(__always) public func write32(_ linear: UInt32, _ v: UInt32) {
         if writable(linear, 3) {
             UnsafeMutableRawPointer(bytes + Int(linear)).storeBytes(of: v, as: UInt32.self)
+            noteWrite(linear, 3)
             return
         }
         write16(linear, UInt16(truncatingIfNeeded: v))
@@ -92,10 +116,31 @@ public final class Memory {
         return end <= UInt64(writeLimit) || linear >= 0x10_0000
     }
 
+    /// Bulk stores into `bytes` by other components (string moves) report here.
+    func noteBulkWrite(_ address: UInt32, count: Int) {
+        decodeCache.invalidate(Int(address), count: count)
+    }
+
+    /// Whether `count` bytes of code at `linear` may be decoded once and kept: plain RAM
+    /// or ROM below the A20/bounds limit, where the linear address is the physical one.
+    func isCacheableCode(_ linear: UInt32, count: Int) -> Bool {
+        UInt64(linear) + UInt64(count) <= UInt64(readLimit)
+    }
+
     /// Bulk copy into guest memory (used by the BIOS for disk reads); ignores A20 and ROM.
     public func load(_ data: UnsafeRawBufferPointer, at address: Int) {
         let n = max(0, min(data.count, size - address))
-        if n > 0 { UnsafeMutableRawPointer(bytes + address).copyMemory(from: data.baseAddress!, byteCount: n) }
+        if n > 0 {
+            UnsafeMutableRawPointer(bytes + address).copyMemory(from: data.baseAddress!, byteCount: n)
+            decodeCache.invalidate(address, count: n)
+        }
+    }
+
+    /// One byte stored by the BIOS (data area, ROM tables); ignores A20 and ROM like `load`.
+    func poke(_ address: Int, _ v: UInt8) {
+        guard address >= 0 && address < size else { return }
+        bytes[address] = v
+        decodeCache.invalidate(address, count: 1)
     }
 
     public func load(_ data: [UInt8], at address: Int) {

@@ -27,25 +27,25 @@ public final class BIOS: TrapHandler {
             var stub: [UInt8] = serviced ? [0x0F, 0xFF, UInt8(v), 0xCF] : [0xCF]
             if v == 0x08 { stub = [0x0F, 0xFF, 0x08, 0xCD, 0x1C, 0xCF] } // timer: chain to int 1Ch
             let at = rom + UInt32(BIOS.stubOffset(v))
-            for (i, b) in stub.enumerated() { mem.bytes[Int(at) + i] = b }
+            for (i, b) in stub.enumerated() { mem.poke(Int(at) + i, b) }
             mem.write16(UInt32(v * 4), BIOS.stubOffset(v))
             mem.write16(UInt32(v * 4 + 2), BIOS.romSegment)
         }
         // int 1Eh: diskette parameter table (1.44 MB values).
         let dpt: [UInt8] = [0xAF, 0x02, 0x25, 0x02, 18, 0x1B, 0xFF, 0x6C, 0xF6, 0x0F, 0x08]
-        for (i, b) in dpt.enumerated() { mem.bytes[Int(rom) + Int(BIOS.disketteTable) + i] = b }
+        for (i, b) in dpt.enumerated() { mem.poke(Int(rom) + Int(BIOS.disketteTable) + i, b) }
         mem.write16(0x1E * 4, BIOS.disketteTable)
         // int 1Dh, 1Fh, 41h, 46h: no tables.
         for v in [0x1D, 0x1F, 0x41, 0x46] { mem.write16(UInt32(v * 4), 0); mem.write16(UInt32(v * 4 + 2), 0) }
         // int 15h/C0h system configuration table: model FC, second PIC, RTC, EBDA, 15h/4Fh.
         let config: [UInt8] = [8, 0, 0xFC, 0x01, 0x00, 0x74, 0x40, 0, 0, 0]
-        for (i, b) in config.enumerated() { mem.bytes[Int(rom) + Int(BIOS.configTable) + i] = b }
+        for (i, b) in config.enumerated() { mem.poke(Int(rom) + Int(BIOS.configTable) + i, b) }
         // Reset vector: JMP F000:stub(19h); BIOS date and model byte.
         let reset = Int(rom) + 0xFFF0
         let jmp: [UInt8] = [0xEA, UInt8(BIOS.stubOffset(0x19) & 0xFF), UInt8(BIOS.stubOffset(0x19) >> 8), 0x00, 0xF0]
-        for (i, b) in jmp.enumerated() { mem.bytes[reset + i] = b }
-        for (i, c) in "11/26/26".utf8.enumerated() { mem.bytes[Int(rom) + 0xFFF5 + i] = c }
-        mem.bytes[Int(rom) + 0xFFFE] = 0xFC
+        for (i, b) in jmp.enumerated() { mem.poke(reset + i, b) }
+        for (i, c) in "11/26/26".utf8.enumerated() { mem.poke(Int(rom) + 0xFFF5 + i, c) }
+        mem.poke(Int(rom) + 0xFFFE, 0xFC)
         mem.romStart = 0xF0000
     }
 

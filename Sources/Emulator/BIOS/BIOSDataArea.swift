@@ -1,7 +1,7 @@
 /// Fills the BIOS data area (0x400) and the EBDA the way a PC BIOS leaves them after POST.
 extension BIOS {
     func fillDataArea() {
-        for a in 0x400..<0x500 { mem.bytes[a] = 0 }
+        for a in 0x400..<0x500 { mem.poke(a, 0) }
         mem.write16(0x400, 0x3F8) // COM1
         var equipment: UInt16 = 0x0020 | 0x0200 // 80x25 colour, one serial port
         if machine.floppy != nil { equipment |= 0x0001 }
@@ -10,27 +10,27 @@ extension BIOS {
         mem.write16(0x413, 639)
         mem.write16(0x41A, 0x1E); mem.write16(0x41C, 0x1E)
         mem.write16(0x480, 0x1E); mem.write16(0x482, 0x3E)
-        mem.bytes[0x449] = 0x03
+        mem.poke(0x449, 0x03)
         mem.write16(0x44A, 80)
         mem.write16(0x44C, 0x1000)
         mem.write16(0x460, 0x0607)
         mem.write16(0x463, 0x3D4)
-        mem.bytes[0x465] = 0x29
-        mem.bytes[0x475] = machine.hardDisk != nil ? 1 : 0
-        mem.bytes[0x484] = 24
+        mem.poke(0x465, 0x29)
+        mem.poke(0x475, machine.hardDisk != nil ? 1 : 0)
+        mem.poke(0x484, 24)
         mem.write16(0x485, 16)
-        mem.bytes[0x487] = 0x60
-        mem.bytes[0x488] = 0xF9
-        mem.bytes[0x489] = 0x51
-        mem.bytes[0x496] = 0x10
+        mem.poke(0x487, 0x60)
+        mem.poke(0x488, 0xF9)
+        mem.poke(0x489, 0x51)
+        mem.poke(0x496, 0x10)
         // The tick counter starts at the RTC's time of day, as POST sets it.
         let cmos = machine.cmos
         func decimal(_ bcd: UInt8) -> UInt32 { UInt32(bcd >> 4) * 10 + UInt32(bcd & 0xF) }
         let seconds = decimal(cmos.read(0x04)) * 3600 + decimal(cmos.read(0x02)) * 60 + decimal(cmos.read(0x00))
         mem.write32(0x46C, UInt32(UInt64(seconds) * 1_193_182 / 65536))
         let ebda = Int(BIOS.ebdaSegment) << 4
-        for a in ebda..<ebda + 0x400 { mem.bytes[a] = 0 }
-        mem.bytes[ebda] = 1 // size in KiB
+        for a in ebda..<ebda + 0x400 { mem.poke(a, 0) }
+        mem.poke(ebda, 1) // size in KiB
         // Clear the text screen to grey-on-black blanks.
         for i in 0..<(80 * 25) { mem.write16(VGAText.base + UInt32(i * 2), 0x0720) }
     }
@@ -53,9 +53,9 @@ extension BIOS {
     /// Timer tick counter at 0x46C, wrapping at midnight (0x1800B0 ticks).
     func timerTick(_ cpu: CPU) {
         var ticks = mem.read32(0x46C) &+ 1
-        if ticks >= 0x1800B0 { ticks = 0; mem.bytes[0x470] = 1 }
+        if ticks >= 0x1800B0 { ticks = 0; mem.poke(0x470, 1) }
         mem.write32(0x46C, ticks)
-        if mem.bytes[0x440] > 0 { mem.bytes[0x440] -= 1 }
+        if mem.bytes[0x440] > 0 { mem.poke(0x440, mem.bytes[0x440] - 1) }
         machine.pic.endOfInterrupt(0)
     }
 }

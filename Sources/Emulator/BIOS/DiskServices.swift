@@ -9,7 +9,7 @@ extension BIOS {
     private func finish(_ cpu: CPU, _ dl: UInt8, status: UInt8) {
         cpu.setReg8(4, status)
         lastDiskStatus[Int(dl)] = status
-        mem.bytes[dl & 0x80 != 0 ? 0x474 : 0x441] = status
+        mem.poke(dl & 0x80 != 0 ? 0x474 : 0x441, status)
         setReturnFlags(cpu, carry: status != 0)
     }
 

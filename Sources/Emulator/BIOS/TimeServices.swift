@@ -7,10 +7,10 @@ extension BIOS {
         case 0x00:
             let ticks = mem.read32(0x46C)
             cpu.setReg16(Reg.cx, UInt16(ticks >> 16)); cpu.setReg16(Reg.dx, UInt16(ticks & 0xFFFF))
-            cpu.setReg8(0, mem.read8(0x470)); mem.bytes[0x470] = 0
+            cpu.setReg8(0, mem.read8(0x470)); mem.poke(0x470, 0)
         case 0x01:
             mem.write32(0x46C, UInt32(cpu.reg16(Reg.cx)) << 16 | UInt32(cpu.reg16(Reg.dx)))
-            mem.bytes[0x470] = 0
+            mem.poke(0x470, 0)
         case 0x02:
             cpu.setReg8(5, cmos.read(0x04)); cpu.setReg8(1, cmos.read(0x02)); cpu.setReg8(6, cmos.read(0x00)); cpu.setReg8(2, 0)
             setReturnFlags(cpu, carry: false)

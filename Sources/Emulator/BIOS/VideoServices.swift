@@ -66,12 +66,12 @@ extension BIOS {
         let ah = cpu.reg8(4), al = cpu.reg8(0), bh = Int(cpu.reg8(7)), bl = cpu.reg8(3)
         switch ah {
         case 0x00:
-            mem.bytes[0x449] = al & 0x7F
+            mem.poke(0x449, al & 0x7F)
             if al & 0x80 == 0 {
                 for p in 0..<8 { for i in 0..<(columns * rows) { mem.write16(pageBase(p) + UInt32(i * 2), 0x0720) } }
             }
             for p in 0..<8 { setCursor(p, 0, 0) }
-            mem.bytes[0x462] = 0
+            mem.poke(0x462, 0)
         case 0x01: mem.write16(0x460, cpu.reg16(Reg.cx))
         case 0x02: setCursor(bh, Int(cpu.reg8(6)), Int(cpu.reg8(2)))
         case 0x03:
@@ -79,7 +79,7 @@ extension BIOS {
             cpu.setReg16(Reg.dx, UInt16(r) << 8 | UInt16(c))
             cpu.setReg16(Reg.cx, mem.read16(0x460))
         case 0x05:
-            mem.bytes[0x462] = al & 7
+            mem.poke(0x462, al & 7)
             mem.write16(0x44E, UInt16(al & 7) * 0x1000)
             let (r, c) = cursor(Int(al & 7)); setCursor(Int(al & 7), r, c)
         case 0x06, 0x07:

@@ -26,8 +26,9 @@ public final class CPU {
     public let io: IOBus
     public weak var trapHandler: TrapHandler?
 
-    // General registers EAX..EDI, indexed by the ModRM encoding.
-    let regs = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
+    // General registers EAX..EDI, indexed by the ModRM encoding, and a ninth that always
+    // reads 0 (the absent base or index of a decoded effective address).
+    let regs = UnsafeMutablePointer<UInt32>.allocate(capacity: 9)
     // Segment caches, indexed ES CS SS DS FS GS.
     let segSel = UnsafeMutablePointer<UInt16>.allocate(capacity: 6)
     let segBase = UnsafeMutablePointer<UInt32>.allocate(capacity: 6)
@@ -61,11 +62,26 @@ public final class CPU {
     var eaSeg = Seg.ds
     var eaOff: UInt32 = 0
     /// Code segment default size (CS.D in protected mode).
-    var codeBig = false { didSet { ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF; prefixStateDirty = true } }
+    var codeBig = false {
+        didSet {
+            ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF
+            codeTagBits = DecodedInstruction.tag(0, codeBig: codeBig, model: model)
+            prefixStateDirty = true
+        }
+    }
+    /// The decode-cache tag bits of the current code size, kept with `codeBig`.
+    private(set) var codeTagBits: UInt64
     /// Set when operand/address size, segment override or REP may differ from the code
-    /// segment's defaults (a prefix was seen, or the code size changed); the next
-    /// instruction then resets them. Most instructions have no prefix and skip the reset.
+    /// segment's defaults (a prefixed instruction ran, or the code size changed); the next
+    /// unprefixed instruction then resets them.
     var prefixStateDirty = true
+    /// The instruction being executed: a slot of the decode cache, or `uncachedDecode`.
+    var decoded: UnsafeMutablePointer<DecodedInstruction>
+    /// Holds the decode of an instruction the cache may not keep (see `decodeCurrent`).
+    let uncachedDecode = UnsafeMutablePointer<DecodedInstruction>.allocate(capacity: 1)
+    let decodeCache: DecodeCache
+    /// The cache's slots, held here so a lookup is one load from the CPU.
+    let decodeSlots: UnsafeMutablePointer<DecodedInstruction>
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
@@ -85,9 +101,14 @@ public final class CPU {
 
     public init(model: CPUModel, memory: Memory, io: IOBus) {
         self.model = model
+        codeTagBits = DecodedInstruction.tag(0, codeBig: false, model: model)
         mem = memory
         self.io = io
-        regs.initialize(repeating: 0, count: 8)
+        regs.initialize(repeating: 0, count: 9)
+        uncachedDecode.initialize(to: DecodedInstruction())
+        decoded = uncachedDecode
+        decodeCache = memory.decodeCache
+        decodeSlots = memory.decodeCache.slots
         segSel.initialize(repeating: 0, count: 6)
         segBase.initialize(repeating: 0, count: 6)
         segLimit.initialize(repeating: 0xFFFF, count: 6)
@@ -98,7 +119,7 @@ public final class CPU {
 
     deinit {
         regs.deallocate(); savedRegs.deallocate(); segSel.deallocate(); segBase.deallocate()
-        segLimit.deallocate(); segAttr.deallocate()
+        segLimit.deallocate(); segAttr.deallocate(); uncachedDecode.deallocate()
     }
 
     public var protectedMode: Bool { cr0 & 1 != 0 }

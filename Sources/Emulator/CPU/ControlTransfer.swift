@@ -36,7 +36,7 @@ extension CPU {
         if take { jumpRelative(d) }
     }
 
-    func callRelative() {
+    @inline(__always) func callRelative() {
         let d = opSize32 ? fetch32() : UInt32(fetch16())
         push(eip, opSize)
         jumpRelative(d)
@@ -47,7 +47,7 @@ extension CPU {
         jumpRelative(d)
     }
 
-    func returnNear(popBytes: UInt32) {
+    @inline(__always) func returnNear(popBytes: UInt32) {
         eip = pop(opSize)
         releaseStack(popBytes)
     }

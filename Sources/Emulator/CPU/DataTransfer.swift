@@ -1,19 +1,5 @@
 /// MOV, XCHG, LEA, LDS/LES/LSS/LFS/LGS, CBW/CWD, XLAT, MOV to and from segment registers.
 extension CPU {
-    /// 88-8B: MOV r/m,reg and reg,r/m.
-    @inline(always) func movRM(_ opcode: UInt8) {
-        decodeModRM()
-        switch opcode & 1 == 0 ? 1 : opSize {
-        case 1: movRM(toRegister: opcode & 2 != 0, size: 1)
-        case 2: movRM(toRegister: opcode & 2 != 0, size: 2)
-        default: movRM(toRegister: opcode & 2 != 0, size: 4)
-        }
-    }
-
-    @inline(always) private func movRM(toRegister: Bool, size: Int) {
-        if toRegister { setReg(modrmReg, size, readRM(size)) } else { writeRM(size, getReg(modrmReg, size)) }
-    }
-
     /// C6/C7: MOV r/m, imm.
     func movRMImm(_ opcode: UInt8) {
         let size = opcode & 1 == 0 ? 1 : opSize

@@ -1,57 +1,16 @@
-/// The interpreter loop body: prefixes, then one switch over the primary opcode that hands
-/// each instruction to its family's extension.
+/// The interpreter loop body: the decoded instruction (InstructionDecoder.swift), then one
+/// switch over its opcode family that hands it to the family's extension.
 extension CPU {
     /// Executes one instruction (a REP string instruction runs to completion).
     @inline(__always)
     public func step() {
         startEIP = eip
-        if prefixStateDirty {
-            opSize32 = codeBig
-            adSize32 = codeBig
-            segOverride = -1
-            repPrefix = 0
-            prefixStateDirty = false
-        }
         faultDepth = 0
-        var op = fetch8()
-        var family = opcodeFamilies[Int(op)]
-        // FS and GS are reachable only through a prefix, so a limited (often null) FS or GS
-        // costs no snapshot until an instruction names it.
-        var reachable = CPU.implicitSegments
-        if family == .prefix {
-            op = decodePrefixes(op)
-            family = opcodeFamilies[Int(op)]
-            if segOverride >= 0 { reachable |= 1 << UInt8(segOverride) }
-        }
-        if limitCheckMask & reachable != 0 { saveForRollback() }
-        execute(op, family)
+        decodeCurrent()
+        if limitCheckMask & decoded.pointee.reachableSegments != 0 { saveForRollback() }
+        execute(decoded.pointee.opcode, decoded.pointee.family)
         if limitFaultVector >= 0 { rollBackAndFault() }
         instructionCount &+= 1
-    }
-
-    /// Applies the prefixes starting with `first` and returns the opcode byte after them.
-    /// Bytes that are prefixes only on the 386 (64-67) or only on the 8086 (F1) end the
-    /// prefix run on the other model and are executed as opcodes.
-    func decodePrefixes(_ first: UInt8) -> UInt8 {
-        prefixStateDirty = true
-        var op = first
-        while true {
-            switch op {
-            case 0x26: segOverride = Seg.es
-            case 0x2E: segOverride = Seg.cs
-            case 0x36: segOverride = Seg.ss
-            case 0x3E: segOverride = Seg.ds
-            case 0x64 where model == .i386: segOverride = Seg.fs
-            case 0x65 where model == .i386: segOverride = Seg.gs
-            case 0x66 where model == .i386: opSize32 = !codeBig
-            case 0x67 where model == .i386: adSize32 = !codeBig
-            case 0xF0: break
-            case 0xF1 where model == .i8086: break
-            case 0xF2, 0xF3: repPrefix = op
-            default: return op
-            }
-            op = fetch8()
-        }
     }
 
     /// ES, SS and DS: the segments instructions use without a prefix (CS is never checked).
@@ -97,11 +56,11 @@ extension CPU {
         case .ops186:
             // 186 additions; the 8086 decodes these as aliases of Jcc 70-7F.
             if model == .i8086 { jccShort(Int(op & 0xF)) } else { opcodes186(op) }
-        case .jccShort: jccShort(Int(op & 0xF))
+        case .jccShort: if condition(Int(op & 0xF)) { jumpRelative(decoded.pointee.displacement) }
         case .aluImmediate: aluImmediate(op == 0x82 ? 0x80 : op)
-        case .testRM: testRMReg(op)
+        case .testRM: testDecoded()
         case .xchgRM: xchgRM(op)
-        case .movRM: movRM(op)
+        case .movRM: moveRegisters()
         case .movFromSeg: movFromSeg()
         case .lea: lea()
         case .movToSeg: movToSeg()
@@ -158,7 +117,7 @@ extension CPU {
             let off = fetchImm(opSize)
             let sel = fetch16()
             farTransfer(selector: sel, offset: off, call: false)
-        case .jumpShort: jccShortAlways()
+        case .jumpShort: jumpRelative(decoded.pointee.displacement)
         case .hlt:
             if protectedMode && cpl != 0 { fault(13, errorCode: 0) } else { halted = true }
         case .flagOp: flagOp(op)
@@ -171,6 +130,16 @@ extension CPU {
             if model == .i8086 && op & 0xF0 == 0x60 { jccShort(Int(op & 0xF)) } else { invalidOpcode(hex8(op)) }
         case .invalid:
             invalidOpcode(hex8(op))
+        case .aluRegisters: aluRegisters()
+        case .aluMemory: aluMemory()
+        case .aluImmediateDecoded: aluImmediateDecoded()
+        case .shiftDecoded: shiftDecoded()
+        case .moveExtendDecoded: moveExtendDecoded()
+        case .doubleShiftDecoded:
+            decodeModRM()
+            doubleShift(left: decoded.pointee.opcode2 == 0xA4, count: decoded.pointee.immediate)
+        case .movLoad: moveLoad()
+        case .movStore: moveStore()
         }
     }
 
@@ -187,11 +156,6 @@ extension CPU {
         case 0x6C...0x6F: stringOp(op)
         default: invalidOpcode(hex8(op)) // 63 ARPL and the prefixes 64-67 never get here in real use
         }
-    }
-
-    @inline(__always) func jccShortAlways() {
-        let d = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
-        jumpRelative(d)
     }
 
     /// FE: INC/DEC r/m8.

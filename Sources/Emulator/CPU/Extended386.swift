@@ -2,7 +2,7 @@
 /// MOVZX/MOVSX, SETcc, Jcc near, bit tests and scans, SHLD/SHRD, CPUID, RDTSC, CMOVcc, BSWAP.
 extension CPU {
     func twoByte() {
-        let op = fetch8()
+        let op = decoded.pointee.opcode2
         // Range cases are tested in order: the ones boot code runs most come first.
         switch op {
         case 0x80...0x8F: jccNear(Int(op & 0xF))

@@ -6,16 +6,6 @@ extension CPU {
         return v
     }
 
-    /// TEST r/m, reg (84/85).
-    func testRMReg(_ opcode: UInt8) {
-        decodeModRM()
-        switch opcode & 1 == 0 ? 1 : opSize {
-        case 1: _ = logicResult(readRM(1) & getReg(modrmReg, 1), 1)
-        case 2: _ = logicResult(readRM(2) & getReg(modrmReg, 2), 2)
-        default: _ = logicResult(readRM(4) & getReg(modrmReg, 4), 4)
-        }
-    }
-
     /// TEST AL|eAX, imm (A8/A9).
     func testAccImm(_ opcode: UInt8) {
         let size = opcode & 1 == 0 ? 1 : opSize

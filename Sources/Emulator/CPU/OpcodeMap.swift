@@ -9,6 +9,11 @@ enum OpcodeFamily: UInt8 {
     case enter, leave, returnFarImm, returnFar, int3, intImm, into, iret, shift, aam, aad, salc
     case xlat, esc, loop, io, callRelative, jumpRelative, jumpFar, jumpShort, hlt, flagOp
     case group3, group4, group5, prefix, invalid
+    // Forms the decoder specializes (never in the map; see `specialize` in InstructionDecoder.swift).
+    // movRM, testRM, jccShort and jumpShort themselves always run from the decode: movRM
+    // is left for the register-to-register form, the others read their decoded operands.
+    case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, moveExtendDecoded
+    case doubleShiftDecoded, movLoad, movStore
 }
 
 enum OpcodeMap {
@@ -47,4 +52,30 @@ enum OpcodeMap {
         set(.prefix, [0x26...0x26, 0x2E...0x2E, 0x36...0x36, 0x3E...0x3E, 0x64...0x67, 0xF0...0xF3])
         return UnsafePointer(table)
     }()
+}
+
+extension OpcodeMap {
+    /// Whether primary opcode `op` of `family` is followed by a ModRM byte on `model`
+    /// (0F is looked up by its second byte in `twoByteHasModRM`). Exactly the handlers
+    /// that call `decodeModRM()` answer true here.
+    static func hasModRM(_ op: UInt8, _ family: OpcodeFamily, _ model: CPUModel) -> Bool {
+        switch family {
+        case .alu: return op & 7 < 4
+        case .ops186: return model != .i8086 && (op == 0x62 || op == 0x69 || op == 0x6B)
+        case .shiftImm: return model != .i8086
+        case .aluImmediate, .testRM, .xchgRM, .movRM, .movFromSeg, .lea, .movToSeg, .popRM, .les, .lds,
+             .movRMImm, .shift, .esc, .group3, .group4, .group5:
+            return true
+        default: return false
+        }
+    }
+
+    static func twoByteHasModRM(_ op2: UInt8) -> Bool {
+        switch op2 {
+        case 0x00...0x03, 0x1F, 0x20...0x23, 0x40...0x4F, 0x90...0x9F, 0xA3...0xA5, 0xAB...0xAD,
+             0xAF...0xB7, 0xBA...0xBF, 0xC0, 0xC1:
+            return true
+        default: return false
+        }
+    }
 }

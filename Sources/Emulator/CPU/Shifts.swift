@@ -85,13 +85,18 @@ extension CPU {
 
     /// SHLD/SHRD r/m, reg, imm8|CL (0F A4/A5/AC/AD).
     @inline(always) func doubleShift(left: Bool, byCL: Bool) {
-        if opSize32 { doubleShift(left: left, byCL: byCL, size: 4) } else { doubleShift(left: left, byCL: byCL, size: 2) }
+        decodeModRM()
+        doubleShift(left: left, count: byCL ? regs[Reg.cx] : UInt32(fetch8()))
     }
 
-    @inline(always) private func doubleShift(left: Bool, byCL: Bool, size: Int) {
-        decodeModRM()
+    /// SHLD/SHRD with the ModRM operands set and the count known.
+    @inline(always) func doubleShift(left: Bool, count: UInt32) {
+        if opSize32 { doubleShift(left: left, count: count, size: 4) } else { doubleShift(left: left, count: count, size: 2) }
+    }
+
+    @inline(always) private func doubleShift(left: Bool, count rawCount: UInt32, size: Int) {
         let dst = readRM(size), src = getReg(modrmReg, size)
-        let count = (byCL ? regs[Reg.cx] : UInt32(fetch8())) & 31
+        let count = rawCount & 31
         if count == 0 { return }
         let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let mask = UInt64(maskOf(size))

@@ -40,7 +40,7 @@ extension CPU {
 
     var stackPointer: UInt32 { stackBig ? regs[Reg.sp] : regs[Reg.sp] & 0xFFFF }
 
-    func pushReg(_ r: Int) {
+    @inline(__always) func pushReg(_ r: Int) {
         // The 8086 pushes SP after decrementing it; the 286 and later push the old value.
         if r == Reg.sp && model == .i8086 {
             let v = (regs[Reg.sp] &- 2) & 0xFFFF
@@ -50,7 +50,7 @@ extension CPU {
         }
     }
 
-    func popReg(_ r: Int) {
+    @inline(__always) func popReg(_ r: Int) {
         let v = pop(opSize)
         setReg(r, opSize, v)
     }

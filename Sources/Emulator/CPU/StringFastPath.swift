@@ -47,6 +47,7 @@ extension CPU {
                 for i in 0..<Int(count) { p.storeBytes(of: value, toByteOffset: i * 4, as: UInt32.self) }
             }
         }
+        mem.noteBulkWrite(dst, count: Int(bytes))
         advanceIndex(Reg.di, by: bytes)
         if adSize32 { regs[Reg.cx] = 0 } else { regs[Reg.cx] &= 0xFFFF_0000 }
         return true

@@ -1,4 +1,4 @@
-/// Instruction fetch, ModRM/SIB effective-address decoding and operand access.
+/// Immediate fetch, the ModRM operands of the decoded instruction and operand access.
 /// Execution code only sees "the r/m operand" and "the reg operand" through these helpers.
 extension CPU {
     // MARK: fetch
@@ -42,64 +42,23 @@ extension CPU {
 
     // MARK: ModRM
 
-    /// Fetches ModRM and, for memory forms, the displacement; leaves eaSeg:eaOff set.
+    /// Sets the ModRM fields and, for memory forms, eaSeg:eaOff from the decoded address
+    /// form and the current registers (POP r/m computes it after incrementing SP).
     @inline(always) func decodeModRM() {
-        let b = Int(fetch8())
-        modrmMod = b >> 6
-        modrmReg = (b >> 3) & 7
-        modrmRM = b & 7
-        if modrmMod != 3 { adSize32 ? decodeEA32() : decodeEA16() }
+        let d = decoded
+        modrmMod = Int(d.pointee.mod)
+        modrmReg = Int(d.pointee.reg)
+        modrmRM = Int(d.pointee.rm)
+        if modrmMod != 3 {
+            eaOff = effectiveOffset(d)
+            eaSeg = Int(d.pointee.segment)
+        }
     }
 
-    func decodeEA16() {
-        var off: UInt32
-        var seg = Seg.ds
-        switch modrmRM {
-        case 0: off = regs[Reg.bx] &+ regs[Reg.si]
-        case 1: off = regs[Reg.bx] &+ regs[Reg.di]
-        case 2: off = regs[Reg.bp] &+ regs[Reg.si]; seg = Seg.ss
-        case 3: off = regs[Reg.bp] &+ regs[Reg.di]; seg = Seg.ss
-        case 4: off = regs[Reg.si]
-        case 5: off = regs[Reg.di]
-        case 6:
-            if modrmMod == 0 { off = UInt32(fetch16()) } else { off = regs[Reg.bp]; seg = Seg.ss }
-        default: off = regs[Reg.bx]
-        }
-        if modrmMod == 1 {
-            off = off &+ UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
-        } else if modrmMod == 2 {
-            off = off &+ UInt32(fetch16())
-        }
-        eaOff = off & 0xFFFF
-        eaSeg = segOverride >= 0 ? segOverride : seg
-    }
-
-    @inline(always) func decodeEA32() {
-        var off: UInt32
-        var seg = Seg.ds
-        if modrmRM == 4 {
-            let sib = Int(fetch8())
-            let scale = UInt32(sib >> 6), index = (sib >> 3) & 7, base = sib & 7
-            if base == 5 && modrmMod == 0 {
-                off = fetch32()
-            } else {
-                off = regs[base]
-                if base == Reg.sp || base == Reg.bp { seg = Seg.ss }
-            }
-            if index != 4 { off = off &+ (regs[index] << scale) }
-        } else if modrmRM == 5 && modrmMod == 0 {
-            off = fetch32()
-        } else {
-            off = regs[modrmRM]
-            if modrmRM == Reg.bp { seg = Seg.ss }
-        }
-        if modrmMod == 1 {
-            off = off &+ UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
-        } else if modrmMod == 2 {
-            off = off &+ fetch32()
-        }
-        eaOff = off
-        eaSeg = segOverride >= 0 ? segOverride : seg
+    /// Offset of a decoded memory operand from the current registers.
+    @inline(always) func effectiveOffset(_ d: UnsafeMutablePointer<DecodedInstruction>) -> UInt32 {
+        let off = regs[Int(d.pointee.base)] &+ (regs[Int(d.pointee.index)] &<< UInt32(d.pointee.scale)) &+ d.pointee.displacement
+        return adSize32 ? off : off & 0xFFFF
     }
 
     // MARK: registers by width

@@ -1,0 +1,135 @@
+/// Handlers of the forms the decoder specializes: the operand size and both operands come
+/// from the decode, with no ModRM state to set up. Each one matches the generic handler of
+/// its opcode (Arithmetic.swift, DataTransfer.swift) for its form.
+extension CPU {
+    /// Runs `body` with the decoded operand size as a constant: each inlined copy folds
+    /// the width tests of the helpers it calls.
+    @inline(always) private func withDecodedSize(_ body: (Int) -> Void) {
+        switch decoded.pointee.size {
+        case 4: body(4)
+        case 2: body(2)
+        default: body(1)
+        }
+    }
+
+    /// 00-3B with a register r/m: ALU op between two registers.
+    @inline(always) func aluRegisters() {
+        let d = decoded
+        let op = Int(d.pointee.opcode >> 3) & 7
+        let dst = Int(d.pointee.reg), src = Int(d.pointee.rm)
+        withDecodedSize { aluRegisters(op, dst, src, $0) }
+    }
+
+    @inline(always) private func aluRegisters(_ op: Int, _ dst: Int, _ src: Int, _ size: Int) {
+        let r = alu(op, getReg(dst, size), getReg(src, size), size)
+        if op != 7 { setReg(dst, size, r) }
+    }
+
+    /// 00-3B with a memory r/m, either direction.
+    @inline(always) func aluMemory() {
+        withDecodedSize { aluMemory(size: $0) }
+    }
+
+    @inline(always) private func aluMemory(size: Int) {
+        let d = decoded
+        let op = Int(d.pointee.opcode >> 3) & 7, r = Int(d.pointee.reg)
+        let off = effectiveOffset(d), seg = Int(d.pointee.segment)
+        if d.pointee.opcode & 2 != 0 {
+            let v = alu(op, getReg(r, size), read(seg, off, size), size)
+            if op != 7 { setReg(r, size, v) }
+        } else {
+            let v = alu(op, read(seg, off, size), getReg(r, size), size)
+            if op != 7 { write(seg, off, size, v) }
+        }
+    }
+
+    /// 80, 81, 83 with the immediate in the decode.
+    @inline(always) func aluImmediateDecoded() {
+        withDecodedSize { aluImmediateDecoded(size: $0) }
+    }
+
+    @inline(always) private func aluImmediateDecoded(size: Int) {
+        let d = decoded
+        let op = Int(d.pointee.reg), imm = d.pointee.immediate
+        if d.pointee.mod == 3 {
+            let r = Int(d.pointee.rm)
+            let v = alu(op, getReg(r, size), imm, size)
+            if op != 7 { setReg(r, size, v) }
+        } else {
+            let off = effectiveOffset(d), seg = Int(d.pointee.segment)
+            let v = alu(op, read(seg, off, size), imm, size)
+            if op != 7 { write(seg, off, size, v) }
+        }
+    }
+
+    /// C0/C1 (386) and D0/D1 with the count in the decode.
+    @inline(always) func shiftDecoded() {
+        withDecodedSize { shiftDecoded(size: $0) }
+    }
+
+    @inline(always) private func shiftDecoded(size: Int) {
+        let d = decoded
+        let op = Int(d.pointee.reg), count = d.pointee.immediate
+        if d.pointee.mod == 3 {
+            let r = Int(d.pointee.rm)
+            setReg(r, size, shiftRotate(op, getReg(r, size), count, size))
+        } else {
+            let off = effectiveOffset(d), seg = Int(d.pointee.segment)
+            write(seg, off, size, shiftRotate(op, read(seg, off, size), count, size))
+        }
+    }
+
+    /// 84/85: TEST r/m, reg.
+    @inline(always) func testDecoded() {
+        withDecodedSize { testDecoded(size: $0) }
+    }
+
+    @inline(always) private func testDecoded(size: Int) {
+        let d = decoded
+        let a = d.pointee.mod == 3 ? getReg(Int(d.pointee.rm), size) : read(Int(d.pointee.segment), effectiveOffset(d), size)
+        _ = logicResult(a & getReg(Int(d.pointee.reg), size), size)
+    }
+
+    /// 0F B6/B7/BE/BF: MOVZX/MOVSX into a register of the operand size.
+    @inline(always) func moveExtendDecoded() {
+        let d = decoded
+        let op2 = d.pointee.opcode2
+        let srcSize = op2 & 1 == 0 ? 1 : 2
+        let v = d.pointee.mod == 3 ? getReg(Int(d.pointee.rm), srcSize) : read(Int(d.pointee.segment), effectiveOffset(d), srcSize)
+        let r = op2 < 0xBE ? v : UInt32(bitPattern: Int32(truncatingIfNeeded: signExtend(v, srcSize)))
+        setReg(Int(d.pointee.reg), opSize, r & maskOf(opSize))
+    }
+
+    /// 88-8B with a register r/m.
+    @inline(always) func moveRegisters() {
+        let d = decoded
+        let dst = Int(d.pointee.reg), src = Int(d.pointee.rm)
+        switch d.pointee.size {
+        case 4: regs[dst] = regs[src]
+        case 2: setReg(dst, 2, regs[src])
+        default: setReg(dst, 1, getReg(src, 1))
+        }
+    }
+
+    /// 8A/8B with a memory operand: register = memory.
+    @inline(always) func moveLoad() {
+        let d = decoded
+        let off = effectiveOffset(d), seg = Int(d.pointee.segment), r = Int(d.pointee.reg)
+        switch d.pointee.size {
+        case 4: setReg(r, 4, read(seg, off, 4))
+        case 2: setReg(r, 2, read(seg, off, 2))
+        default: setReg(r, 1, read(seg, off, 1))
+        }
+    }
+
+    /// 88/89 with a memory operand: memory = register.
+    @inline(always) func moveStore() {
+        let d = decoded
+        let off = effectiveOffset(d), seg = Int(d.pointee.segment), r = Int(d.pointee.reg)
+        switch d.pointee.size {
+        case 4: write(seg, off, 4, regs[r])
+        case 2: write(seg, off, 2, regs[r])
+        default: write(seg, off, 1, getReg(r, 1))
+        }
+    }
+}
