@@ -165,7 +165,11 @@ public final class Machine {
                     return .guestFailed("HLT with interrupts disabled at \(cpu.locationDescription)")
                 }
                 let next = pit.nextEventTick
-                if next == UInt64.max { return .guestFailed("HLT with no interrupt source left at \(cpu.locationDescription)") }
+                // The timer is the only interrupt source that fires on its own; scripted keys
+                // are queued before the boot, so they are pending already or never.
+                if next == UInt64.max || (!pic.hasPending && !pic.canDeliver(masterLine: 0)) {
+                    return .guestFailed("HLT with no interrupt source left at \(cpu.locationDescription)")
+                }
                 let now = pitTick
                 if next > now { skipTime(nanoseconds: (next - now) * 1_000_000_000 / PIT.hz + 1) }
             } else {

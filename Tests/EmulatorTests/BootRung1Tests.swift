@@ -88,6 +88,13 @@ final class BootRung1Tests: XCTestCase {
         XCTAssertTrue(m.contains("HLT with interrupts disabled at 0000:7C05 in real mode"), m)
     }
 
+    /// Interrupts on, but the timer masked at the PIC: nothing can wake the CPU, so the
+    /// boot fails as a guest failure instead of running into the timeout.
+    func testHaltWithTheTimerMaskedIsAGuestFailure() throws {
+        guard case .guestFailed(let m) = try machine(case: 5).run() else { return XCTFail("expected a guest failure") }
+        XCTAssertTrue(m.contains("HLT with no interrupt source left at 0000:7C09"), m)
+    }
+
     func testSpinningGuestExhaustsTheBudget() throws {
         XCTAssertEqual(try machine(case: 2, budget: 200_000).run(), .budgetExhausted)
     }

@@ -67,6 +67,13 @@ public final class PIC: PortDevice {
         return false
     }
 
+    /// Whether a request on master line `irq` could be delivered at all: the line is not
+    /// masked and no line of equal or higher priority is in service (only the guest's own
+    /// EOI or unmasking could change either).
+    public func canDeliver(masterLine irq: Int) -> Bool {
+        master.imr & (1 << irq) == 0 && master.isr & ((2 << irq) - 1) == 0
+    }
+
     /// INTA cycle: returns the vector and moves the request to in-service.
     public func acknowledge() -> Int? {
         guard let line = master.pendingLine() else { return nil }
