@@ -68,6 +68,14 @@ public final class HostFile {
     /// Reads exactly `count` bytes at `offset`; bytes past the end of the file read as zero
     /// (a qcow2 file's last cluster may be short, as QEMU allows).
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
+        let done = try readAvailable(into: buffer, at: offset)
+        if done < buffer.count { memset(buffer.baseAddress! + done, 0, buffer.count - done) }
+    }
+
+    /// Reads at most `buffer.count` bytes at `offset`, stopping at the end of the file, and
+    /// returns how many it read (0 past the end). Saves a size query where a caller only
+    /// needs to know whether the bytes exist.
+    package func readAvailable(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
         try observer?.willRead(self, offset: offset, count: buffer.count)
         var done = 0
         while done < buffer.count {
@@ -76,12 +84,10 @@ public final class HostFile {
                 if errno == EINTR { continue }
                 throw ImageError.io(path: path, operation: "read at offset \(offset + UInt64(done)) of", errno: errno)
             }
-            if n == 0 {
-                memset(buffer.baseAddress! + done, 0, buffer.count - done)
-                return
-            }
+            if n == 0 { break }
             done += n
         }
+        return done
     }
 
     public func read(count: Int, at offset: UInt64) throws -> [UInt8] {
