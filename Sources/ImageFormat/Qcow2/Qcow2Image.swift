@@ -65,6 +65,9 @@ public final class Qcow2Image: BlockDevice {
     /// Data clusters or new tables were written that a pointer not yet on disk will name;
     /// they must be synced before that pointer is written (even with lazy refcounts).
     var unsyncedPointees = false
+    /// End of the clusters handed out by `reserveFreshClusters` whose data other threads may
+    /// not have written yet: the file counts as at least this long.
+    var reservedEnd: UInt64 = 0
     var closed = false
     /// Set when an overlap was prevented: no further writes.
     var markedCorrupt = false

@@ -225,7 +225,7 @@ extension Qcow2Image {
         let epb = UInt64(refcountEntriesPerBlock)
         let perCluster = UInt64(clusterSize / 8)
         // Past the file and everything in flight; then past any used cluster in the way.
-        let fileEnd = (try file.size() + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
+        let fileEnd = (max(try file.size(), reservedEnd) + UInt64(clusterSize) - 1) >> UInt64(clusterBits)
         var base = max(fileEnd, inFlight.upperBound, 1)
         var newBlocks: UInt64 = 0
         var tableClusters: UInt64 = 0

@@ -21,9 +21,10 @@ extension Qcow2Image {
         let host = try allocateClusters(UInt64(n))
         let length = UInt64(n * clusterSize)
         try preventOverlap(offset: host, length: length, ignoring: [])
-        // The file grows now, as if the data were written: later allocation decisions that
-        // look at the file size must not depend on when the data threads get to it.
-        if try file.size() < host + length { try file.truncate(to: host + length) }
+        // The file counts as grown now, as if the data were written: later allocation
+        // decisions that look at the file size must not depend on when the data threads get
+        // to it. (Not an ftruncate: that would wait on the inode lock the data writes hold.)
+        reservedEnd = max(reservedEnd, host + length)
         unsyncedPointees = true
         try linkFreshClusters(at: offset, host: host, count: n)
         return (host, n)
