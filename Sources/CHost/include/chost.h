@@ -9,4 +9,10 @@ int img_ofd_setlk(int fd, int64_t start, int type);
 /* Tests whether another open file description holds a conflicting lock on one byte
    (as if we asked for `type`). Returns 1 conflict, 0 none, -errno on failure. */
 int img_ofd_testlk(int fd, int64_t start, int type);
+/* Guards a read-only file mapping against SIGBUS (see mapguard.c). add returns a slot or -1
+   when all are taken; fault gives the lowest offset that could not be read, or -1. */
+#include <stddef.h>
+int img_map_guard_add(const void *start, size_t length);
+int64_t img_map_guard_fault(int slot);
+void img_map_guard_remove(int slot);
 #endif

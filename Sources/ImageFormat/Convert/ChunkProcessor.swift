@@ -17,9 +17,11 @@ final class ChunkProcessor {
     let clusterSize: Int
     /// Chunk buffers, shared with the writer that gives them back.
     let pool: BufferPool
+    /// The source file mapped (raw sources), read in place instead of into a buffer.
+    let mapped: MappedFile?
 
     init(source: BlockDevice, backing: BlockDevice?, settings: ConvertSettings, unitSize: Int,
-         compression: Qcow2Feature.CompressionType?, clusterSize: Int, pool: BufferPool) {
+         compression: Qcow2Feature.CompressionType?, clusterSize: Int, pool: BufferPool, mapped: MappedFile?) {
         self.source = source
         self.backing = backing
         self.settings = settings
@@ -27,6 +29,7 @@ final class ChunkProcessor {
         self.compressor = compression.map { ClusterCompressor(type: $0) }
         self.clusterSize = clusterSize
         self.pool = pool
+        self.mapped = mapped
     }
 
     func process(_ job: ConvertJob) throws -> ConvertChunk {
@@ -43,29 +46,19 @@ final class ChunkProcessor {
         let padded = (length + unit - 1) / unit * unit
         var chunk = ConvertChunk(start: start, length: UInt64(length))
         chunk.unitSize = unit
-        var bytes = pool.take(count: padded)
-        var warnings: [String] = []
         let sectors = (length + ZeroDetection.sector - 1) / ZeroDetection.sector
         var known = [Bool](repeating: false, count: sectors)
-        try bytes.withUnsafeMutableBytes { buf in
-            // A pooled buffer holds old data: every byte not read is cleared.
-            UnsafeMutableRawBufferPointer(rebasing: buf[length..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
-            for e in extents {
-                let from = Int(e.start - start), to = from + Int(e.length)
-                let dst = UnsafeMutableRawBufferPointer(rebasing: buf[from..<to])
-                if e.zero && !e.data {
-                    markKnown(&known, from, to, length: length)
-                    dst.initializeMemory(as: UInt8.self, repeating: 0)
-                    continue
-                }
-                warnings += try readSalvaging(source, into: dst, at: e.start)
-            }
+        if let window = mappedWindow(start: start, length: length, padded: padded, extents: extents) {
+            chunk.bytes = .mapped(window)
+        } else {
+            let buffer = pool.take(count: padded)
+            chunk.bytes = .pooled(buffer)
+            chunk.warnings = try fill(buffer.bytes, start: start, length: length, extents: extents, known: &known)
         }
-        chunk.warnings = warnings
-        let zeroSectors = bytes.withUnsafeBytes {
-            ZeroDetection.zeroSectors(UnsafeRawBufferPointer(rebasing: $0[0..<length]), known: known,
-                                      minRun: settings.sparseSize)
-        }
+        let bytes = chunk.bytes.view
+        let zeroSectors = ZeroDetection.zeroSectors(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), known: known,
+                                                    minRun: settings.sparseSize)
+        if case .mapped = chunk.bytes { try mapped?.checkReadable() }
         var backingBytes: [UInt8] = []
         if let backing {
             backingBytes = [UInt8](repeating: 0, count: padded)
@@ -74,28 +67,54 @@ final class ChunkProcessor {
         let units = padded / unit
         var actions: [UnitAction] = []
         actions.reserveCapacity(units)
-        bytes.withUnsafeBytes { buf in
-            for u in 0..<units {
-                let lo = u * unit, hi = min(lo + unit, length)
-                let unitBytes = UnsafeRawBufferPointer(rebasing: buf[lo..<(lo + unit)])
-                let zero = unitIsZero(zeroSectors, lo, hi, unitBytes)
-                if !backingBytes.isEmpty {
-                    let same = backingBytes.withUnsafeBytes { b in
-                        zero ? ZeroDetection.isZero(UnsafeRawBufferPointer(rebasing: b[lo..<hi]))
-                             : memcmp(b.baseAddress! + lo, unitBytes.baseAddress!, hi - lo) == 0
-                    }
-                    if same { actions.append(.skip); continue }
-                    if zero { actions.append(.zero); continue }
-                } else if zero {
-                    actions.append(settings.targetReadsZero ? .skip : .zero)
-                    continue
+        for u in 0..<units {
+            let lo = u * unit, hi = min(lo + unit, length)
+            let unitBytes = UnsafeRawBufferPointer(rebasing: bytes[lo..<(lo + unit)])
+            let zero = unitIsZero(zeroSectors, lo, hi, unitBytes)
+            if !backingBytes.isEmpty {
+                let same = backingBytes.withUnsafeBytes { b in
+                    zero ? ZeroDetection.isZero(UnsafeRawBufferPointer(rebasing: b[lo..<hi]))
+                         : memcmp(b.baseAddress! + lo, unitBytes.baseAddress!, hi - lo) == 0
                 }
-                actions.append(compressIfAsked(unitBytes))
+                if same { actions.append(.skip); continue }
+                if zero { actions.append(.zero); continue }
+            } else if zero {
+                actions.append(settings.targetReadsZero ? .skip : .zero)
+                continue
             }
+            actions.append(compressIfAsked(unitBytes))
         }
         chunk.actions = actions
-        chunk.bytes = bytes
         return chunk
+    }
+
+    /// The chunk as a window of the mapped source: only when it is one run of data in whole
+    /// units (hole pages are never touched, since reading one through a mapping of a tmpfs
+    /// file would allocate it).
+    private func mappedWindow(start: UInt64, length: Int, padded: Int, extents: [Extent]) -> UnsafeRawBufferPointer? {
+        guard let mapped, padded == length, extents.count == 1, let e = extents.first,
+              e.data, !e.zero, e.start == start, e.length == UInt64(length) else { return nil }
+        return mapped.bytes(at: start, count: length)
+    }
+
+    /// Reads the chunk's extents into `buffer` (holes as zeros, marked known) and clears the
+    /// padding; returns the --salvage warnings.
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer, start: UInt64, length: Int, extents: [Extent],
+                      known: inout [Bool]) throws -> [String] {
+        // A pooled buffer holds old data: every byte not read is cleared.
+        UnsafeMutableRawBufferPointer(rebasing: buffer[length...]).initializeMemory(as: UInt8.self, repeating: 0)
+        var warnings: [String] = []
+        for e in extents {
+            let from = Int(e.start - start), to = from + Int(e.length)
+            let dst = UnsafeMutableRawBufferPointer(rebasing: buffer[from..<to])
+            if e.zero && !e.data {
+                markKnown(&known, from, to, length: length)
+                dst.initializeMemory(as: UInt8.self, repeating: 0)
+                continue
+            }
+            warnings += try readSalvaging(source, into: dst, at: e.start)
+        }
+        return warnings
     }
 
     /// Marks the sectors wholly inside [from, to) (a short last sector at the chunk end

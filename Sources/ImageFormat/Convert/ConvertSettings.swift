@@ -42,12 +42,28 @@ enum ConvertJob {
     case data(start: UInt64, length: Int, extents: [Extent])
 }
 
+/// Where a data chunk's bytes live: a pooled buffer a worker read them into, or a window
+/// of the mapped source file (no copy at all).
+enum ChunkBytes {
+    case none
+    case pooled(ChunkBuffer)
+    case mapped(UnsafeRawBufferPointer)
+
+    var view: UnsafeRawBufferPointer {
+        switch self {
+        case .none: return UnsafeRawBufferPointer(start: nil, count: 0)
+        case .pooled(let buffer): return UnsafeRawBufferPointer(buffer.bytes)
+        case .mapped(let window): return window
+        }
+    }
+}
+
 /// A processed job, ready for the writer.
 struct ConvertChunk {
     var start: UInt64
     var length: UInt64
     /// The guest bytes (data jobs only), padded with zeros to whole units.
-    var bytes: [UInt8] = []
+    var bytes = ChunkBytes.none
     var unitSize = 0
     var actions: [UnitAction] = []
     /// Read errors turned into zeros (--salvage), for the user.

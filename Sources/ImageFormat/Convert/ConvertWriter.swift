@@ -14,10 +14,10 @@ final class ConvertWriter {
     /// Runs the data writes of raw targets and of freshly allocated qcow2 clusters.
     let writeBehind: WriteBehind
     /// Takes a chunk's buffer back once nothing reads it any more.
-    let release: ([UInt8]) -> Void
+    let release: (ChunkBytes) -> Void
 
     init(target: BlockDevice, backing: BlockDevice?, settings: ConvertSettings, total: UInt64,
-         writeBehind: WriteBehind, release: @escaping ([UInt8]) -> Void) {
+         writeBehind: WriteBehind, release: @escaping (ChunkBytes) -> Void) {
         self.target = target
         self.backing = backing
         self.settings = settings
@@ -46,12 +46,11 @@ final class ConvertWriter {
         let target = self.target, release = self.release
         try writeBehind.submit {
             defer { release(bytes) }
-            try bytes.withUnsafeBytes { buf in
-                for d in deferred {
-                    let data = UnsafeRawBufferPointer(rebasing: buf[d.from..<(d.from + d.count)])
-                    if let q = target as? Qcow2Image { try q.writeReserved(data, at: d.place) }
-                    else { try target.write(data, at: d.place) }
-                }
+            let buf = bytes.view
+            for d in deferred {
+                let data = UnsafeRawBufferPointer(rebasing: buf[d.from..<(d.from + d.count)])
+                if let q = target as? Qcow2Image { try q.writeReserved(data, at: d.place) }
+                else { try target.write(data, at: d.place) }
             }
         }
     }
@@ -113,10 +112,8 @@ final class ConvertWriter {
             }
             // In place, copy-on-write or a partial cluster: at most one cluster at a time.
             let n = q == nil ? end - pos : min(end - pos, clusterSize - pos % clusterSize)
-            try chunk.bytes.withUnsafeBytes { buf in
-                let from = Int(pos - base)
-                try target.write(UnsafeRawBufferPointer(rebasing: buf[from..<(from + Int(n))]), at: pos)
-            }
+            let from = Int(pos - base)
+            try target.write(UnsafeRawBufferPointer(rebasing: chunk.bytes.view[from..<(from + Int(n))]), at: pos)
             pos += n
         }
     }

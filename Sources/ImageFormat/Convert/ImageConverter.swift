@@ -46,6 +46,9 @@ public final class ImageConverter {
         let writerBacking = try openBacking?()
         defer { try? writerBacking?.close() }
         let pool = BufferPool()
+        // A raw source is read through a mapping: one copy of every byte less. Not with
+        // --salvage, whose sector-by-sector retry needs read errors, not zero pages.
+        let mapped = settings.salvage ? nil : (source as? RawImage).flatMap { MappedFile($0.file) }
         // One data-writing thread: buffered writes to one file serialize on its inode lock
         // anyway, and a second writer only spins on that lock, taking a core from the readers.
         // Four queued chunks keep it busy; more would only hold memory (the workers' window
@@ -53,7 +56,13 @@ public final class ImageConverter {
         let writeBehind = WriteBehind(threads: 1, limit: 4)
         defer { writeBehind.stop() }
         let writer = ConvertWriter(target: target, backing: writerBacking, settings: settings, total: total,
-                                   writeBehind: writeBehind, release: { pool.give($0) })
+                                   writeBehind: writeBehind, release: { bytes in
+            switch bytes {
+            case .pooled(let buffer): pool.give(buffer)
+            case .mapped(let window): mapped?.done(with: window)
+            case .none: break
+            }
+        })
         let openSource = self.openSource, openBacking = self.openBacking
         var done: UInt64 = 0
         progress(0, total)
@@ -62,7 +71,7 @@ public final class ImageConverter {
             makeWorker: {
                 let processor = ChunkProcessor(source: try openSource(), backing: try openBacking?(), settings: settings,
                                                unitSize: unitSize, compression: compression, clusterSize: clusterSize,
-                                               pool: pool)
+                                               pool: pool, mapped: mapped)
                 return { try processor.process($0) }
             },
             next: { try planner.next() },
@@ -75,6 +84,7 @@ public final class ImageConverter {
             interrupted: interrupted,
             inOrder: !settings.outOfOrder)
         try writer.finish()
+        try mapped?.checkReadable()
         try target.flush()
     }
 }
