@@ -42,6 +42,31 @@ final class MappedFileTests: XCTestCase {
         }
     }
 
+    /// When the kernel does the copy (a write straight from the mapping), a lost page is an
+    /// EFAULT from the target's write; the converter names the source instead.
+    func testWriterNamesTheSourceWhenMappedPagesAreGone() throws {
+        let mapped = try XCTUnwrap(MappedFile(try HostFile(path: path, mode: .readOnly)))
+        let window = try XCTUnwrap(mapped.bytes(at: 0, count: 3 * page))
+        XCTAssertEqual(truncate(path, off_t(page)), 0)
+        let targetPath = path + ".target"
+        defer { try? FileManager.default.removeItem(atPath: targetPath) }
+        try RawImage.create(path: targetPath, size: UInt64(3 * page))
+        let target = try RawImage.open(path: targetPath, writable: true, forceShare: false)
+        let writeBehind = WriteBehind(threads: 1, limit: 2)
+        defer { writeBehind.stop() }
+        let writer = ConvertWriter(target: target, backing: nil, settings: ConvertSettings(), total: UInt64(3 * page),
+                                   writeBehind: writeBehind, release: { _ in })
+        var chunk = ConvertChunk(start: 0, length: UInt64(3 * page))
+        chunk.unitSize = page
+        chunk.actions = [.data, .data, .data]
+        chunk.bytes = .mapped(mapped, window)
+        try writer.apply(chunk)   // the copy runs on the write-behind thread
+        XCTAssertThrowsError(try writer.finish()) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("read offset \(self.page) of '\(self.path!)'"), text)
+        }
+    }
+
     func testNotMappedWhenObservedOrNotARegularFile() throws {
         XCTAssertNil(MappedFile(try HostFile(path: "/dev/zero", mode: .readOnly)))
         let observed = try HostFile(path: path, mode: .readOnly)

@@ -48,8 +48,8 @@ final class ChunkProcessor {
         chunk.unitSize = unit
         let sectors = (length + ZeroDetection.sector - 1) / ZeroDetection.sector
         var known = [Bool](repeating: false, count: sectors)
-        if let window = mappedWindow(start: start, length: length, padded: padded, extents: extents) {
-            chunk.bytes = .mapped(window)
+        if let mapped, let window = mappedWindow(start: start, length: length, padded: padded, extents: extents) {
+            chunk.bytes = .mapped(mapped, window)
         } else {
             let buffer = pool.take(count: padded)
             chunk.bytes = .pooled(buffer)
@@ -58,7 +58,7 @@ final class ChunkProcessor {
         let bytes = chunk.bytes.view
         let zeroSectors = ZeroDetection.zeroSectors(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), known: known,
                                                     minRun: settings.sparseSize)
-        if case .mapped = chunk.bytes { try mapped?.checkReadable() }
+        if case .mapped(let file, _) = chunk.bytes { try file.checkReadable() }
         var backingBytes: [UInt8] = []
         if let backing {
             backingBytes = [UInt8](repeating: 0, count: padded)

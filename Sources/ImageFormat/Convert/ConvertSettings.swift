@@ -47,14 +47,30 @@ enum ConvertJob {
 enum ChunkBytes {
     case none
     case pooled(ChunkBuffer)
-    case mapped(UnsafeRawBufferPointer)
+    case mapped(MappedFile, UnsafeRawBufferPointer)
 
     var view: UnsafeRawBufferPointer {
         switch self {
         case .none: return UnsafeRawBufferPointer(start: nil, count: 0)
         case .pooled(let buffer): return UnsafeRawBufferPointer(buffer.bytes)
-        case .mapped(let window): return window
+        case .mapped(_, let window): return window
         }
+    }
+
+    /// Gives the bytes back once nothing reads them any more.
+    func release(to pool: BufferPool) {
+        switch self {
+        case .none: break
+        case .pooled(let buffer): pool.give(buffer)
+        case .mapped(let file, let window): file.done(with: window)
+        }
+    }
+
+    /// The error to report for a failed copy out of these bytes: the source's, when a mapped
+    /// source lost the pages (it shrank while being read), else `error` itself.
+    func explain(_ error: Error) -> Error {
+        if case .mapped(let file, let window) = self, let lost = file.lostError(window) { return lost }
+        return error
     }
 }
 

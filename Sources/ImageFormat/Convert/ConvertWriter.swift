@@ -47,10 +47,14 @@ final class ConvertWriter {
         try writeBehind.submit {
             defer { release(bytes) }
             let buf = bytes.view
-            for d in deferred {
-                let data = UnsafeRawBufferPointer(rebasing: buf[d.from..<(d.from + d.count)])
-                if let q = target as? Qcow2Image { try q.writeReserved(data, at: d.place) }
-                else { try target.write(data, at: d.place) }
+            do {
+                for d in deferred {
+                    let data = UnsafeRawBufferPointer(rebasing: buf[d.from..<(d.from + d.count)])
+                    if let q = target as? Qcow2Image { try q.writeReserved(data, at: d.place) }
+                    else { try target.write(data, at: d.place) }
+                }
+            } catch {
+                throw bytes.explain(error)
             }
         }
     }
@@ -113,7 +117,11 @@ final class ConvertWriter {
             // In place, copy-on-write or a partial cluster: at most one cluster at a time.
             let n = q == nil ? end - pos : min(end - pos, clusterSize - pos % clusterSize)
             let from = Int(pos - base)
-            try target.write(UnsafeRawBufferPointer(rebasing: chunk.bytes.view[from..<(from + Int(n))]), at: pos)
+            do {
+                try target.write(UnsafeRawBufferPointer(rebasing: chunk.bytes.view[from..<(from + Int(n))]), at: pos)
+            } catch {
+                throw chunk.bytes.explain(error)
+            }
             pos += n
         }
     }

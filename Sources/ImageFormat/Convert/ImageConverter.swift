@@ -56,13 +56,7 @@ public final class ImageConverter {
         let writeBehind = WriteBehind(threads: 1, limit: 4)
         defer { writeBehind.stop() }
         let writer = ConvertWriter(target: target, backing: writerBacking, settings: settings, total: total,
-                                   writeBehind: writeBehind, release: { bytes in
-            switch bytes {
-            case .pooled(let buffer): pool.give(buffer)
-            case .mapped(let window): mapped?.done(with: window)
-            case .none: break
-            }
-        })
+                                   writeBehind: writeBehind, release: { $0.release(to: pool) })
         let openSource = self.openSource, openBacking = self.openBacking
         var done: UInt64 = 0
         progress(0, total)

@@ -8,7 +8,8 @@ import Glibc
 /// byte into a buffer with pread. A page that cannot be read (the file shrank under us, or
 /// the device failed) reads as zeros and is reported by `checkReadable`, not by SIGBUS.
 final class MappedFile: @unchecked Sendable {
-    let path: String
+    let file: HostFile
+    var path: String { file.path }
     let base: UnsafeRawPointer
     let length: Int
     private let guardSlot: Int32
@@ -24,7 +25,7 @@ final class MappedFile: @unchecked Sendable {
         }
         let slot = img_map_guard_add(address, size)
         guard slot >= 0 else { munmap(address, size); return nil }
-        path = file.path
+        self.file = file
         base = UnsafeRawPointer(address)
         length = size
         guardSlot = slot
@@ -55,6 +56,20 @@ final class MappedFile: @unchecked Sendable {
     func checkReadable() throws {
         let offset = img_map_guard_fault(guardSlot)
         guard offset >= 0 else { return }
-        throw ImageError.io(path: path, operation: "read offset \(offset) of", errno: EIO)
+        throw unreadable(at: UInt64(offset))
+    }
+
+    /// The error for a failed copy out of `window` (the kernel reports a page it cannot read
+    /// as EFAULT, not SIGBUS, when it does the copy): a read error of this file when the file
+    /// no longer holds the whole window, nil when the failure was something else.
+    func lostError(_ window: UnsafeRawBufferPointer) -> ImageError? {
+        guard let start = window.baseAddress else { return nil }
+        let offset = UInt64(start - base)
+        guard let size = try? file.size(), size < offset + UInt64(window.count) else { return nil }
+        return unreadable(at: max(offset, size))
+    }
+
+    private func unreadable(at offset: UInt64) -> ImageError {
+        ImageError.io(path: path, operation: "read offset \(offset) of", errno: EIO)
     }
 }
