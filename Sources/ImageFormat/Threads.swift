@@ -19,6 +19,17 @@ package final class Mutex {
     }
 }
 
+/// A value behind a mutex, shared between threads.
+package final class Locked<Value>: @unchecked Sendable {
+    private let mutex = Mutex()
+    private var value: Value
+    package init(_ value: Value) { self.value = value }
+    package func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        mutex.lock(); defer { mutex.unlock() }
+        return try body(&value)
+    }
+}
+
 /// A lock with a condition variable (NSCondition's interface).
 package final class ConditionLock {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

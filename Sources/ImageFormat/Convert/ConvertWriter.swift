@@ -15,6 +15,8 @@ final class ConvertWriter {
     let writeBehind: WriteBehind
     /// Takes a chunk's buffer back once nothing reads it any more.
     let release: (ChunkBytes) -> Void
+    /// Bytes the write-behind thread is done with, waiting for `releaseWritten`.
+    private let written = Locked<[ChunkBytes]>([])
 
     init(target: BlockDevice, backing: BlockDevice?, settings: ConvertSettings, total: UInt64,
          writeBehind: WriteBehind, release: @escaping (ChunkBytes) -> Void) {
@@ -41,11 +43,12 @@ final class ConvertWriter {
             release(chunk.bytes)
             throw error
         }
+        releaseWritten()
         let bytes = chunk.bytes
         guard !deferred.isEmpty else { release(bytes); return }
-        let target = self.target, release = self.release
+        let target = self.target, written = self.written
         try writeBehind.submit {
-            defer { release(bytes) }
+            defer { written.withLock { $0.append(bytes) } }
             let buf = bytes.view
             do {
                 for d in deferred {
@@ -60,7 +63,19 @@ final class ConvertWriter {
     }
 
     /// Waits for every data write; the target may be flushed afterwards.
-    func finish() throws { try writeBehind.drain() }
+    func finish() throws {
+        try writeBehind.drain()
+        releaseWritten()
+    }
+
+    /// Releases the bytes the write-behind thread has written. Done here rather than there:
+    /// dropping a mapped window's page-table entries would cost the data-writing thread,
+    /// the conversion's bottleneck, about 6% of its time.
+    private func releaseWritten() {
+        for bytes in written.withLock({ list in defer { list.removeAll(keepingCapacity: true) }; return list }) {
+            release(bytes)
+        }
+    }
 
     private func applyActions(_ chunk: ConvertChunk, _ deferred: inout [Deferred]) throws {
         guard !chunk.actions.isEmpty else {
