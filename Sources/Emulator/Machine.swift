@@ -193,13 +193,7 @@ public final class Machine {
     }
 
     @inline(__always) private func runSlice(_ n: UInt64) {
-        let cpu = self.cpu
-        // The CPU's own instruction counter is the loop counter (one less live value).
-        let end = cpu.instructionCount &+ n
-        while cpu.instructionCount < end {
-            cpu.step()
-            if cpu.stop != nil || cpu.halted { return }
-        }
+        cpu.run(n)
     }
 
     private func outcome(for s: StopReason) -> RunOutcome {

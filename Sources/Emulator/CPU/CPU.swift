@@ -46,8 +46,11 @@ public final class CPU {
     public var trSel: UInt16 = 0, trBase: UInt32 = 0, trLimit: UInt32 = 0
     var dr = [UInt32](repeating: 0, count: 8)
 
-    public var halted = false
-    public var stop: StopReason?
+    public var halted = false { didSet { updateAttention() } }
+    public var stop: StopReason? { didSet { updateAttention() } }
+    /// Whether the run loop must look at the end of an instruction: a limit fault to raise
+    /// (`limitFaultVector`), a stop or a halt. One test per instruction instead of three.
+    private(set) var attention = false
     public var instructionCount: UInt64 = 0
     /// Set by STI/MOV SS/POP SS: interrupts are not taken after the next instruction.
     var interruptShadow = false
@@ -91,7 +94,7 @@ public final class CPU {
     var limitCheckMask: UInt8 = 0
     /// Set by a memory access that broke a segment limit; the instruction is rolled back
     /// (registers and flags) and the fault raised when it ends.
-    var limitFaultVector = -1
+    var limitFaultVector = -1 { didSet { updateAttention() } }
     let savedRegs = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
     var savedFlags: UInt32 = 0
     /// Whether an undefined opcode stops the machine (boot) instead of raising #UD.
@@ -122,9 +125,13 @@ public final class CPU {
         segLimit.deallocate(); segAttr.deallocate(); uncachedDecode.deallocate()
     }
 
+    @inline(always) private func updateAttention() {
+        attention = halted || stop != nil || limitFaultVector >= 0
+    }
+
     public var protectedMode: Bool { cr0 & 1 != 0 }
     public var cpl: Int { protectedMode ? Int(segSel[Seg.cs] & 3) : 0 }
-    var stackBig: Bool { segAttr[Seg.ss] & 0x4000 != 0 }
+    @inline(always) var stackBig: Bool { segAttr[Seg.ss] & 0x4000 != 0 }
 
     // MARK: public register access (BIOS, tests, tracing)
 

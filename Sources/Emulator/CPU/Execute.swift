@@ -2,15 +2,28 @@
 /// switch over its opcode family that hands it to the family's extension.
 extension CPU {
     /// Executes one instruction (a REP string instruction runs to completion).
+    public func step() { run(1) }
+
+    /// Executes `n` (at least one) instructions, fewer when the CPU stops or halts.
     @inline(__always)
-    public func step() {
-        startEIP = eip
-        faultDepth = 0
-        decodeCurrent()
-        if limitCheckMask & decoded.pointee.reachableSegments != 0 { saveForRollback() }
-        execute(decoded.pointee.opcode, decoded.pointee.family)
-        if limitFaultVector >= 0 { rollBackAndFault() }
-        instructionCount &+= 1
+    func run(_ n: UInt64) {
+        // The count lives in a register; the stored copy is what devices read (virtual time).
+        var count = instructionCount
+        let end = count &+ n
+        repeat {
+            startEIP = eip
+            faultDepth = 0
+            decodeCurrent()
+            let d = decoded
+            if limitCheckMask & d.pointee.reachableSegments != 0 { saveForRollback() }
+            execute(d.pointee.opcode, d.pointee.family)
+            count &+= 1
+            instructionCount = count
+            if attention {
+                if limitFaultVector >= 0 { rollBackAndFault() }
+                if stop != nil || halted { return }
+            }
+        } while count < end
     }
 
     /// ES, SS and DS: the segments instructions use without a prefix (CS is never checked).
