@@ -57,10 +57,8 @@ public final class CPU {
 
     // Per-instruction decode state.
     var startEIP: UInt32 = 0
-    var opSize32 = false
-    var adSize32 = false
-    var segOverride = -1
-    var repPrefix: UInt8 = 0
+    /// Operand/address size, segment override and REP (see PrefixState.swift).
+    var prefixes = PrefixState()
     var modrmMod = 0, modrmReg = 0, modrmRM = 0
     var eaSeg = Seg.ds
     var eaOff: UInt32 = 0
@@ -69,15 +67,10 @@ public final class CPU {
         didSet {
             ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF
             codeTagBits = DecodedInstruction.tag(0, codeBig: codeBig, model: model)
-            prefixStateDirty = true
         }
     }
     /// The decode-cache tag bits of the current code size, kept with `codeBig`.
     private(set) var codeTagBits: UInt64
-    /// Set when operand/address size, segment override or REP may differ from the code
-    /// segment's defaults (a prefixed instruction ran, or the code size changed); the next
-    /// unprefixed instruction then resets them.
-    var prefixStateDirty = true
     /// The instruction being executed: a slot of the decode cache, or `uncachedDecode`.
     var decoded: UnsafeMutablePointer<DecodedInstruction>
     /// Holds the decode of an instruction the cache may not keep (see `decodeCurrent`).

@@ -15,11 +15,8 @@ struct DecodedInstruction {
     var family: OpcodeFamily = .invalid
     /// Bytes from the first prefix to the end of the displacement, where immediates start.
     var length: UInt8 = 0
-    var hasPrefixes = false
-    var opSize32 = false
-    var adSize32 = false
-    var segOverride: Int8 = -1
-    var repPrefix: UInt8 = 0
+    /// The prefix state the instruction runs with, code-size defaults included.
+    var prefixes = PrefixState()
     /// ModRM fields; `mod` is 3 for instructions without ModRM. The register-to-register
     /// forms (OpcodeFamily.aluRegisters, movRM) hold the destination in `reg`, the source in `rm`.
     var mod: UInt8 = 3, reg: UInt8 = 0, rm: UInt8 = 0

@@ -16,19 +16,7 @@ extension CPU {
             d = decodeAndKeep(linear, tag)
         }
         decoded = d
-        if d.pointee.hasPrefixes {
-            opSize32 = d.pointee.opSize32
-            adSize32 = d.pointee.adSize32
-            segOverride = Int(d.pointee.segOverride)
-            repPrefix = d.pointee.repPrefix
-            prefixStateDirty = true
-        } else if prefixStateDirty {
-            opSize32 = codeBig
-            adSize32 = codeBig
-            segOverride = -1
-            repPrefix = 0
-            prefixStateDirty = false
-        }
+        prefixes = d.pointee.prefixes
     }
 
     /// Decodes from memory; keeps the result when its bytes lie in cacheable memory and
@@ -49,24 +37,16 @@ extension CPU {
 
     /// Parses the instruction at CS:EIP, advancing EIP as far as the immediate.
     func decodeInstruction(into d: UnsafeMutablePointer<DecodedInstruction>) {
-        opSize32 = codeBig
-        adSize32 = codeBig
-        segOverride = -1
-        repPrefix = 0
+        prefixes = .defaults(codeBig: codeBig)
         var op = fetch8()
         var family = opcodeFamilies[Int(op)]
-        d.pointee.hasPrefixes = family == .prefix
         if family == .prefix {
             op = decodePrefixes(op)
             family = opcodeFamilies[Int(op)]
-            prefixStateDirty = true
         }
         d.pointee.opcode = op
         d.pointee.family = family
-        d.pointee.opSize32 = opSize32
-        d.pointee.adSize32 = adSize32
-        d.pointee.segOverride = Int8(segOverride)
-        d.pointee.repPrefix = repPrefix
+        d.pointee.prefixes = prefixes
         var hasModRM = OpcodeMap.hasModRM(op, family, model)
         if family == .twoByte && model != .i8086 {
             let op2 = fetch8()

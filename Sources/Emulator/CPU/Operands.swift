@@ -87,15 +87,21 @@ extension CPU {
     }
 
     @inline(always) func read(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
+        read(seg, off, size, wide: adSize32)
+    }
+
+    /// `wide`: 32-bit offsets; otherwise an access that runs past offset FFFF wraps to 0
+    /// (the address size, or for stack accesses the stack segment's B bit).
+    @inline(always) func read(_ seg: Int, _ off: UInt32, _ size: Int, wide: Bool) -> UInt32 {
         if limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size) { limitViolation(seg); return 0 }
         let base = segBase[seg]
         switch size {
         case 1: return UInt32(mem.load8(base &+ off))
         case 2:
-            if off & 0xFFFF == 0xFFFF && !adSize32 { return readWrapping(seg, off, size) }
+            if !wide && off & 0xFFFF == 0xFFFF { return readWrapping(seg, off, size) }
             return UInt32(mem.load16(base &+ off))
         default:
-            if off & 0xFFFF > 0xFFFC && !adSize32 { return readWrapping(seg, off, size) }
+            if !wide && off & 0xFFFF > 0xFFFC { return readWrapping(seg, off, size) }
             return mem.load32(base &+ off)
         }
     }
@@ -109,6 +115,10 @@ extension CPU {
     }
 
     @inline(always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
+        write(seg, off, size, v, wide: adSize32)
+    }
+
+    @inline(always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32, wide: Bool) {
         if limitCheckMask != 0 && (limitFaultVector >= 0 || (limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size))) {
             limitViolation(seg); return
         }
@@ -116,10 +126,10 @@ extension CPU {
         switch size {
         case 1: mem.store8(base &+ off, UInt8(truncatingIfNeeded: v))
         case 2:
-            if off & 0xFFFF == 0xFFFF && !adSize32 { writeWrapping(seg, off, size, v); return }
+            if !wide && off & 0xFFFF == 0xFFFF { writeWrapping(seg, off, size, v); return }
             mem.store16(base &+ off, UInt16(truncatingIfNeeded: v))
         default:
-            if off & 0xFFFF > 0xFFFC && !adSize32 { writeWrapping(seg, off, size, v); return }
+            if !wide && off & 0xFFFF > 0xFFFC { writeWrapping(seg, off, size, v); return }
             mem.store32(base &+ off, v)
         }
     }

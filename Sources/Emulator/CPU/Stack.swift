@@ -2,10 +2,10 @@
 extension CPU {
     @inline(always) func push(_ v: UInt32, _ size: Int) {
         if stackBig {
-            regs[Reg.sp] = regs[Reg.sp] &- UInt32(size)
+            regs[Reg.sp] = regs[Reg.sp] &- UInt32(truncatingIfNeeded: size)
             writeStack(regs[Reg.sp], size, v)
         } else {
-            let sp = (regs[Reg.sp] &- UInt32(size)) & 0xFFFF
+            let sp = (regs[Reg.sp] &- UInt32(truncatingIfNeeded: size)) & 0xFFFF
             regs[Reg.sp] = (regs[Reg.sp] & 0xFFFF_0000) | sp
             writeStack(sp, size, v)
         }
@@ -14,28 +14,22 @@ extension CPU {
     @inline(always) func pop(_ size: Int) -> UInt32 {
         if stackBig {
             let v = readStack(regs[Reg.sp], size)
-            regs[Reg.sp] = regs[Reg.sp] &+ UInt32(size)
+            regs[Reg.sp] = regs[Reg.sp] &+ UInt32(truncatingIfNeeded: size)
             return v
         }
         let sp = regs[Reg.sp] & 0xFFFF
         let v = readStack(sp, size)
-        regs[Reg.sp] = (regs[Reg.sp] & 0xFFFF_0000) | ((sp &+ UInt32(size)) & 0xFFFF)
+        regs[Reg.sp] = (regs[Reg.sp] & 0xFFFF_0000) | ((sp &+ UInt32(truncatingIfNeeded: size)) & 0xFFFF)
         return v
     }
 
     /// Stack accesses wrap at 64 KiB when SS is a 16-bit segment, whatever the address size.
     @inline(always) func readStack(_ off: UInt32, _ size: Int) -> UInt32 {
-        let saved = adSize32
-        adSize32 = stackBig
-        defer { adSize32 = saved }
-        return read(Seg.ss, off, size)
+        read(Seg.ss, off, size, wide: stackBig)
     }
 
     @inline(always) func writeStack(_ off: UInt32, _ size: Int, _ v: UInt32) {
-        let saved = adSize32
-        adSize32 = stackBig
-        defer { adSize32 = saved }
-        write(Seg.ss, off, size, v)
+        write(Seg.ss, off, size, v, wide: stackBig)
     }
 
     var stackPointer: UInt32 { stackBig ? regs[Reg.sp] : regs[Reg.sp] & 0xFFFF }
