@@ -51,7 +51,14 @@ public final class CPU {
     /// Whether the run loop must look at the end of an instruction: a limit fault to raise
     /// (`limitFaultVector`), a stop or a halt. One test per instruction instead of three.
     private(set) var attention = false
-    public var instructionCount: UInt64 = 0
+    /// Instructions retired. While `run` executes it is `runEnd - runRemaining`: the loop
+    /// then only decrements `runRemaining`, and devices still read the exact count.
+    public var instructionCount: UInt64 {
+        get { runEnd &- runRemaining }
+        set { runEnd = newValue &+ runRemaining }
+    }
+    var runEnd: UInt64 = 0
+    var runRemaining: UInt64 = 0
     /// Set by STI/MOV SS/POP SS: interrupts are not taken after the next instruction.
     var interruptShadow = false
 

@@ -7,9 +7,8 @@ extension CPU {
     /// Executes `n` (at least one) instructions, fewer when the CPU stops or halts.
     @inline(__always)
     func run(_ n: UInt64) {
-        // The count lives in a register; the stored copy is what devices read (virtual time).
-        var count = instructionCount
-        let end = count &+ n
+        runEnd = instructionCount &+ n
+        runRemaining = n
         repeat {
             startEIP = eip
             faultDepth = 0
@@ -17,13 +16,14 @@ extension CPU {
             let d = decoded
             if limitCheckMask & d.pointee.reachableSegments != 0 { saveForRollback() }
             execute(d.pointee.opcode, d.pointee.family)
-            count &+= 1
-            instructionCount = count
+            runRemaining &-= 1
             if attention {
                 if limitFaultVector >= 0 { rollBackAndFault() }
-                if stop != nil || halted { return }
+                if stop != nil || halted { break }
             }
-        } while count < end
+        } while runRemaining != 0
+        runEnd &-= runRemaining
+        runRemaining = 0
     }
 
     /// ES, SS and DS: the segments instructions use without a prefix (CS is never checked).
