@@ -53,18 +53,32 @@ public final class Memory {
         linear < writeLimit &- n || (linear >= 0x10_0000 && linear < readLimit &- n)
     }
 
-    /// Unaligned loads and stores as fixed-size memcpy, which the compiler turns into one
-    /// move; the standard library's loadUnaligned/storeBytes were left as calls in the
-    /// interpreter's large loop function.
-    @inline(always) private func unaligned<T: FixedWidthInteger>(_ linear: UInt32, as: T.Type) -> T {
-        var v: T = 0
-        memcpy(&v, bytes + Int(linear), MemoryLayout<T>.size)
-        return v
+    /// Unaligned little-endian loads and stores spelled as byte accesses, which the
+    /// compiler merges into one move. The standard library's loadUnaligned/storeBytes were
+    /// left as calls in the interpreter's large loop function, and a memcpy through a local
+    /// made every function using it carry a stack-protector check.
+    @inline(always) private func unaligned16(_ linear: UInt32) -> UInt16 {
+        let p = bytes + Int(linear)
+        return UInt16(p[0]) | UInt16(p[1]) &<< 8
     }
 
-    @inline(always) private func setUnaligned<T: FixedWidthInteger>(_ linear: UInt32, _ v: T) {
-        var v = v
-        memcpy(bytes + Int(linear), &v, MemoryLayout<T>.size)
+    @inline(always) private func unaligned32(_ linear: UInt32) -> UInt32 {
+        let p = bytes + Int(linear)
+        return UInt32(p[0]) | UInt32(p[1]) &<< 8 | UInt32(p[2]) &<< 16 | UInt32(p[3]) &<< 24
+    }
+
+    @inline(always) private func setUnaligned16(_ linear: UInt32, _ v: UInt16) {
+        let p = bytes + Int(linear)
+        p[0] = UInt8(truncatingIfNeeded: v)
+        p[1] = UInt8(truncatingIfNeeded: v &>> 8)
+    }
+
+    @inline(always) private func setUnaligned32(_ linear: UInt32, _ v: UInt32) {
+        let p = bytes + Int(linear)
+        p[0] = UInt8(truncatingIfNeeded: v)
+        p[1] = UInt8(truncatingIfNeeded: v &>> 8)
+        p[2] = UInt8(truncatingIfNeeded: v &>> 16)
+        p[3] = UInt8(truncatingIfNeeded: v &>> 24)
     }
 
     @inline(always) func load8(_ linear: UInt32) -> UInt8 {
@@ -102,13 +116,13 @@ public final class Memory {
     }
 
     @inline(always) func load16(_ linear: UInt32) -> UInt16 {
-        if linear < readLimit &- 1 { return unaligned(linear, as: UInt16.self) }
+        if linear < readLimit &- 1 { return unaligned16(linear) }
         return UInt16(load8Slow(linear)) | UInt16(load8Slow(linear &+ 1)) << 8
     }
 
     @inline(always) func store16(_ linear: UInt32, _ v: UInt16) {
         if writable(linear, 1) {
-            setUnaligned(linear, v)
+            setUnaligned16(linear, v)
             noteWrite(linear, 1)
             return
         }
@@ -117,7 +131,7 @@ public final class Memory {
     }
 
     @inline(always) func load32(_ linear: UInt32) -> UInt32 {
-        if linear < readLimit &- 3 { return unaligned(linear, as: UInt32.self) }
+        if linear < readLimit &- 3 { return unaligned32(linear) }
         return load32Slow(linear)
     }
 
@@ -127,7 +141,7 @@ public final class Memory {
 
     @inline(always) func store32(_ linear: UInt32, _ v: UInt32) {
         if writable(linear, 3) {
-            setUnaligned(linear, v)
+            setUnaligned32(linear, v)
             noteWrite(linear, 3)
             return
         }
