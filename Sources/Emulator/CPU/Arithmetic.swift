@@ -1,25 +1,19 @@
 /// ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG and the 00-3F ALU opcode pattern.
 extension CPU {
-    // CF is bit `bits` of the 64-bit sum or difference; OF, SF come from bit `bits - 1`.
-    // Wrapping shifts and no branches: these run for most guest instructions.
+    // The flags are recorded, not computed (LazyFlags.swift): CF is bit `bits` of the
+    // 64-bit sum or difference; OF, SF come from bit `bits - 1`.
 
     @inline(always) func add(_ a: UInt32, _ b: UInt32, _ carry: UInt32, _ size: Int) -> UInt32 {
-        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let wide = UInt64(a) &+ UInt64(b) &+ UInt64(carry)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        let cf = UInt32(truncatingIfNeeded: wide &>> bits) & 1
-        let of = ((a ^ r) & (b ^ r)) &>> UInt32(truncatingIfNeeded: bits &- 1) & 1
-        putFlags(F.arith, cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size))
+        recordAdd(a, b, wide, size)
         return r
     }
 
     @inline(always) func sub(_ a: UInt32, _ b: UInt32, _ borrow: UInt32, _ size: Int) -> UInt32 {
-        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let wide = UInt64(a) &- UInt64(b) &- UInt64(borrow)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        let cf = UInt32(truncatingIfNeeded: wide &>> bits) & 1
-        let of = ((a ^ b) & (a ^ r)) &>> UInt32(truncatingIfNeeded: bits &- 1) & 1
-        putFlags(F.arith, cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size))
+        recordSub(a, b, wide, size)
         return r
     }
 
@@ -28,8 +22,8 @@ extension CPU {
         switch op {
         case 0: return add(a, b, 0, size)
         case 1: return logicResult(a | b, size)
-        case 2: return add(a, b, flags & F.cf, size)
-        case 3: return sub(a, b, flags & F.cf, size)
+        case 2: return add(a, b, carryFlag, size)
+        case 3: return sub(a, b, carryFlag, size)
         case 4: return logicResult(a & b, size)
         case 5, 7: return sub(a, b, 0, size)
         default: return logicResult(a ^ b, size)
@@ -83,9 +77,9 @@ extension CPU {
 
     /// INC/DEC leave CF alone.
     @inline(always) func incdec(_ v: UInt32, _ dec: Bool, _ size: Int) -> UInt32 {
-        let cf = flags & F.cf
+        let cf = carryFlag
         let r = dec ? sub(v, 1, 0, size) : add(v, 1, 0, size)
-        flags = (flags & ~F.cf) | cf
+        lazyWide = UInt64(r) | UInt64(cf) &<< UInt64(truncatingIfNeeded: size &<< 3)
         return r
     }
 

@@ -37,7 +37,19 @@ public final class CPU {
     let segAttr = UnsafeMutablePointer<UInt16>.allocate(capacity: 6)
 
     public var eip: UInt32 = 0
-    public var flags: UInt32 = 2
+    /// FLAGS. The arithmetic bits may be pending in the lazy record (LazyFlags.swift):
+    /// reading folds them in, writing drops the record.
+    public var flags: UInt32 {
+        get { if lazyOp != 0 { materializeFlags() }; return flagBits }
+        set { flagBits = newValue; lazyOp = 0 }
+    }
+    /// FLAGS as stored: exact except for the arithmetic bits while `lazyOp` is nonzero.
+    var flagBits: UInt32 = 2
+    var lazyOp: UInt8 = 0
+    var lazyBits: UInt8 = 8
+    var lazyA: UInt32 = 0
+    var lazyB: UInt32 = 0
+    var lazyWide: UInt64 = 0
     public var cr0: UInt32 = 0
     public var cr2: UInt32 = 0, cr3: UInt32 = 0, cr4: UInt32 = 0
     public var gdtBase: UInt32 = 0, gdtLimit: UInt32 = 0xFFFF

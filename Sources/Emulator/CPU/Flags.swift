@@ -19,7 +19,10 @@ enum F {
 }
 
 extension CPU {
-    @inline(always) func flag(_ f: UInt32) -> Bool { flags & f != 0 }
+    /// Whether flag `f` is set; a flag outside the arithmetic ones needs no folding.
+    @inline(always) func flag(_ f: UInt32) -> Bool {
+        f & F.arith == 0 ? flagBits & f != 0 : flags & f != 0
+    }
 
     @inline(always) func setFlag(_ f: UInt32, _ on: Bool) {
         if on { flags |= f } else { flags &= ~f }
@@ -34,11 +37,18 @@ extension CPU {
 
     /// Replaces the bits in `mask` with `value`.
     @inline(always) func putFlags(_ mask: UInt32, _ value: UInt32) {
-        flags = (flags & ~mask) | value
+        if mask & F.arith == F.arith {
+            // Every arithmetic flag is replaced: nothing pending needs folding first.
+            flagBits = (flagBits & ~mask) | value
+            lazyOp = 0
+        } else {
+            flags = (flags & ~mask) | value
+        }
     }
 
     /// Condition code test for Jcc/SETcc/CMOVcc (low nibble of the opcode).
     @inline(always) func condition(_ cc: Int) -> Bool {
+        if lazyOp != 0 { return lazyCondition(cc) }
         let r: Bool
         switch cc >> 1 {
         case 0: r = flag(F.of)

@@ -2,7 +2,7 @@
 extension CPU {
     @inline(always) func logicResult(_ r: UInt32, _ size: Int) -> UInt32 {
         let v = r & maskOf(size)
-        putFlags(F.arith, szp(v, size))
+        recordAdd(v, 0, UInt64(v), size)
         return v
     }
 

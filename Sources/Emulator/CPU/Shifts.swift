@@ -8,7 +8,7 @@ extension CPU {
         let bits = UInt32(truncatingIfNeeded: size &<< 3)
         let mask = maskOf(size), sign = signOf(size)
         var r = v & mask
-        var cf = flags & F.cf != 0
+        var cf = carryFlag != 0
         // From the 186 on, /6 is an alias of SHL; on the 8086 it is SETMO.
         let operation = op == 6 && model != .i8086 ? 4 : op
         switch operation {

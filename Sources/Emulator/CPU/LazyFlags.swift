@@ -1,0 +1,72 @@
+/// Lazy arithmetic flags. ADD/ADC/SUB/SBB/CMP/INC/DEC/NEG and the logic operations record
+/// their operands and the wide result instead of computing CF, PF, AF, ZF, SF and OF; a
+/// conditional jump then computes only the flags it tests, and anything else that reads
+/// FLAGS folds the record into `flagBits` first (`materializeFlags`), with the same
+/// formulas the eager code used. A logic result r is recorded as r + 0: CF, OF, AF clear.
+///
+/// `lazyOp`: 0 none, 1 add, 2 subtract. `lazyWide`: the result before masking (a + b + c
+/// or a - b - c in 64 bits), so CF is bit `lazyBits`; INC/DEC store their kept CF there.
+extension CPU {
+    @inline(always) func recordAdd(_ a: UInt32, _ b: UInt32, _ wide: UInt64, _ size: Int) {
+        lazyOp = 1
+        lazyBits = UInt8(truncatingIfNeeded: size &<< 3)
+        lazyA = a
+        lazyB = b
+        lazyWide = wide
+    }
+
+    @inline(always) func recordSub(_ a: UInt32, _ b: UInt32, _ wide: UInt64, _ size: Int) {
+        lazyOp = 2
+        lazyBits = UInt8(truncatingIfNeeded: size &<< 3)
+        lazyA = a
+        lazyB = b
+        lazyWide = wide
+    }
+
+    /// The masked result of the pending operation.
+    @inline(always) private var lazyResult: UInt32 {
+        UInt32(truncatingIfNeeded: lazyWide & ((1 &<< UInt64(lazyBits)) &- 1))
+    }
+
+    @inline(always) private var lazyCF: Bool { (lazyWide &>> UInt64(lazyBits)) & 1 != 0 }
+    @inline(always) private var lazyZF: Bool { lazyResult == 0 }
+    @inline(always) private var lazySF: Bool { (lazyWide &>> UInt64(lazyBits &- 1)) & 1 != 0 }
+
+    @inline(always) private var lazyOF: Bool {
+        let r = lazyResult, a = lazyA, b = lazyB
+        let x = lazyOp == 1 ? (a ^ r) & (b ^ r) : (a ^ b) & (a ^ r)
+        return (x &>> UInt32(truncatingIfNeeded: lazyBits &- 1)) & 1 != 0
+    }
+
+    /// CF without folding the other flags (ADC, SBB, INC, DEC, rotates).
+    @inline(always) var carryFlag: UInt32 {
+        lazyOp != 0 ? UInt32(truncatingIfNeeded: (lazyWide &>> UInt64(lazyBits)) & 1) : flagBits & F.cf
+    }
+
+    /// A condition code evaluated on the pending operation (see `condition`).
+    @inline(always) func lazyCondition(_ cc: Int) -> Bool {
+        let r: Bool
+        switch cc >> 1 {
+        case 0: r = lazyOF
+        case 1: r = lazyCF
+        case 2: r = lazyZF
+        case 3: r = lazyCF || lazyZF
+        case 4: r = lazySF
+        case 5: r = parityFlag(lazyResult) != 0
+        case 6: r = lazySF != lazyOF
+        default: r = lazyZF || (lazySF != lazyOF)
+        }
+        return cc & 1 == 0 ? r : !r
+    }
+
+    /// Folds the pending operation's flags into `flagBits`.
+    @inline(never) func materializeFlags() {
+        let r = lazyResult, a = lazyA, b = lazyB
+        let size = Int(lazyBits) &>> 3
+        let cf = UInt32(truncatingIfNeeded: (lazyWide &>> UInt64(lazyBits)) & 1)
+        let x = lazyOp == 1 ? (a ^ r) & (b ^ r) : (a ^ b) & (a ^ r)
+        let of = (x &>> UInt32(truncatingIfNeeded: lazyBits &- 1)) & 1
+        flagBits = (flagBits & ~F.arith) | cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size)
+        lazyOp = 0
+    }
+}

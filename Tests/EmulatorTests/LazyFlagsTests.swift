@@ -1,0 +1,92 @@
+import Emulator
+import XCTest
+
+/// Arithmetic flags are recorded lazily and a conditional instruction right after the
+/// operation evaluates them from the record. Each case runs an ALU instruction followed by
+/// SETcc BL for all sixteen conditions and checks SETcc against the conditions computed
+/// here from FLAGS as read after the operation alone (which folds the record).
+final class LazyFlagsTests: XCTestCase {
+    private let values: [UInt32] = [0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x1_0000,
+                                    0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0x1234_5678, 0xFEDC_BA98, 0x0000_0010]
+
+    /// ALU forms on AL/AX/EAX with CL/CX/ECX: opcode bytes per operand size (1, 2, 4).
+    private func encodings() -> [(String, [Int: [UInt8]])] {
+        var forms: [(String, [Int: [UInt8]])] = []
+        for (name, base) in [("add", 0x00), ("or", 0x08), ("adc", 0x10), ("sbb", 0x18), ("and", 0x20),
+                             ("sub", 0x28), ("xor", 0x30), ("cmp", 0x38)] as [(String, UInt8)] {
+            forms.append((name, [1: [base, 0xC8], 2: [base + 1, 0xC8], 4: [0x66, base + 1, 0xC8]]))
+        }
+        forms.append(("inc", [1: [0xFE, 0xC0], 2: [0x40], 4: [0x66, 0x40]]))
+        forms.append(("dec", [1: [0xFE, 0xC8], 2: [0x48], 4: [0x66, 0x48]]))
+        forms.append(("neg", [1: [0xF6, 0xD8], 2: [0xF7, 0xD8], 4: [0x66, 0xF7, 0xD8]]))
+        return forms
+    }
+
+    private func expected(_ cc: Int, _ f: UInt32) -> Bool {
+        let cf = f & 1 != 0, pf = f & 4 != 0, zf = f & 0x40 != 0, sf = f & 0x80 != 0, of = f & 0x800 != 0
+        let r: Bool
+        switch cc >> 1 {
+        case 0: r = of
+        case 1: r = cf
+        case 2: r = zf
+        case 3: r = cf || zf
+        case 4: r = sf
+        case 5: r = pf
+        case 6: r = sf != of
+        default: r = zf || sf != of
+        }
+        return cc & 1 == 0 ? r : !r
+    }
+
+    private let rig = makeRealMode386()
+
+    /// Runs `code` at 0:1000 from the given registers and carry; returns the CPU.
+    private func run(_ code: [UInt8], a: UInt32, b: UInt32, carry: Bool, steps: Int) -> CPU {
+        let (memory, cpu) = rig
+        memory.load(code, at: 0x1000)
+        cpu.eip = 0x1000
+        cpu.setReg32(Reg.ax, a)
+        cpu.setReg32(Reg.cx, b)
+        cpu.setReg32(Reg.bx, 0)
+        cpu.flags = carry ? 0x203 : 0x202
+        for _ in 0..<steps { cpu.step() }
+        return cpu
+    }
+
+    func testConditionsAfterArithmeticMatchFoldedFlags() {
+        var checked = 0
+        for (name, bySize) in encodings() {
+            for (size, op) in bySize {
+                for a in values {
+                    for b in values.prefix(9) + [a, a &+ 1] {
+                        for carry in [false, true] {
+                            let flags = run(op, a: a, b: b, carry: carry, steps: 1).flags
+                            for cc in 0..<16 {
+                                let code = op + [0x0F, 0x90 + UInt8(cc), 0xC3] // SETcc BL
+                                let cpu = run(code, a: a, b: b, carry: carry, steps: 2)
+                                let got = cpu.reg8(3) != 0
+                                if got != expected(cc, flags) {
+                                    XCTFail("\(name) size \(size) a=\(String(a, radix: 16)) b=\(String(b, radix: 16)) cf=\(carry) cc=\(cc): SETcc \(got), flags \(String(flags, radix: 16))")
+                                    return
+                                }
+                                checked += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 10_000)
+    }
+
+    /// ADC after INC uses the carry INC kept, not the carry out of INC's own addition.
+    func testIncKeepsCarryForTheNextAdc() {
+        // clc; inc ax (FFFF -> 0 carries out, but CF stays 0); adc cx, 0 -> cx unchanged
+        var cpu = run([0xF8, 0x40, 0x83, 0xD1, 0x00], a: 0xFFFF, b: 5, carry: true, steps: 3)
+        XCTAssertEqual(cpu.reg16(Reg.ax), 0)
+        XCTAssertEqual(cpu.reg16(Reg.cx), 5)
+        // stc; dec ax (5 -> 4, no borrow, CF stays 1); adc cx, 0 -> cx + 1
+        cpu = run([0xF9, 0x48, 0x83, 0xD1, 0x00], a: 5, b: 5, carry: false, steps: 3)
+        XCTAssertEqual(cpu.reg16(Reg.cx), 6)
+    }
+}
