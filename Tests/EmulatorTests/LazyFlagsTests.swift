@@ -79,6 +79,33 @@ final class LazyFlagsTests: XCTestCase {
         XCTAssertGreaterThan(checked, 10_000)
     }
 
+    /// CLC, STC and CMC change CF of a pending operation and keep its other flags.
+    func testCarryInstructionsAfterArithmetic() {
+        var checked = 0
+        for (name, bySize) in encodings() {
+            for (size, op) in bySize {
+                for a in values where a & 3 == 0 || a > 0xFFFF {
+                    let b = a &+ 0x8001
+                    let flags = run(op, a: a, b: b, carry: true, steps: 1).flags
+                    for (carryOp, newCF) in [(UInt8(0xF8), false), (0xF9, true), (0xF5, flags & 1 == 0)] {
+                        let folded = flags & ~1 | (newCF ? 1 : 0)
+                        for cc in 0..<16 {
+                            let cpu = run(op + [carryOp, 0x0F, 0x90 + UInt8(cc), 0xC3], a: a, b: b, carry: true, steps: 3)
+                            if (cpu.reg8(3) != 0) != expected(cc, folded) {
+                                XCTFail("\(name) size \(size) a=\(String(a, radix: 16)) then \(String(carryOp, radix: 16)) cc=\(cc)")
+                                return
+                            }
+                            checked += 1
+                        }
+                        let cpu = run(op + [carryOp], a: a, b: b, carry: true, steps: 2)
+                        XCTAssertEqual(cpu.flags, folded, "\(name) size \(size) a=\(String(a, radix: 16)) then \(String(carryOp, radix: 16))")
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 1_000)
+    }
+
     /// ADC after INC uses the carry INC kept, not the carry out of INC's own addition.
     func testIncKeepsCarryForTheNextAdc() {
         // clc; inc ax (FFFF -> 0 carries out, but CF stays 0); adc cx, 0 -> cx unchanged

@@ -72,10 +72,11 @@ extension CPU {
         if size == 4 { writable |= F.ac | F.id | F.rf }
         if protectedMode {
             if level > 0 { writable &= ~F.iopl }
-            if level > Int((flags & F.iopl) >> 12) { writable &= ~F.if }
+            if level > Int((flagBits & F.iopl) >> 12) { writable &= ~F.if }
         }
         if size == 2 { writable &= 0xFFFF }
-        flags = (flags & ~writable) | (v & writable) | 2
+        // Every arithmetic flag is writable, so pending ones need no folding first.
+        flags = (flagBits & ~writable) | (v & writable) | 2
         if model == .i8086 { flags |= 0xF000 }
     }
 }

@@ -43,6 +43,16 @@ extension CPU {
         lazyOp != 0 ? UInt32(truncatingIfNeeded: (lazyWide &>> UInt64(lazyBits)) & 1) : flagBits & F.cf
     }
 
+    /// Sets or clears CF, keeping the other flags pending: CF is the bit above the result.
+    @inline(always) func setCarry(_ on: Bool) {
+        if lazyOp != 0 {
+            let bit: UInt64 = 1 &<< UInt64(lazyBits)
+            lazyWide = on ? lazyWide | bit : lazyWide & ~bit
+        } else {
+            flagBits = on ? flagBits | F.cf : flagBits & ~F.cf
+        }
+    }
+
     /// A condition code evaluated on the pending operation (see `condition`).
     @inline(always) func lazyCondition(_ cc: Int) -> Bool {
         let r: Bool
