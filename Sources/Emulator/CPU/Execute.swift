@@ -153,6 +153,8 @@ extension CPU {
             doubleShift(left: decoded.pointee.opcode2 == 0xA4, count: decoded.pointee.immediate)
         case .movLoad: moveLoad()
         case .movStore: moveStore()
+        case .leaDecoded: leaDecoded()
+        case .mulDecoded: multiplyDecoded()
         }
     }
 

@@ -111,6 +111,21 @@ extension CPU {
         }
     }
 
+    /// 8D with a memory operand: the offset, truncated to the operand size.
+    @inline(always) func leaDecoded() {
+        let d = decoded
+        setReg(Int(d.pointee.reg), opSize, effectiveOffset(d) & maskOf(opSize))
+    }
+
+    /// F6/F7 /4: MUL r/m.
+    @inline(always) func multiplyDecoded() {
+        withDecodedSize { size in
+            let d = decoded
+            let v = d.pointee.mod == 3 ? getReg(Int(d.pointee.rm), size) : read(Int(d.pointee.segment), effectiveOffset(d), size)
+            multiplyInline(v, size, signed: false)
+        }
+    }
+
     /// 8A/8B with a memory operand: register = memory.
     @inline(always) func moveLoad() {
         let d = decoded

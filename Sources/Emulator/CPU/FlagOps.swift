@@ -27,12 +27,12 @@ extension CPU {
 
     func sahf() { putFlags(0xD5, getReg(4, 1) & 0xD5) }
 
-    func pushFlags() {
+    @inline(always) func pushFlags() {
         // VM and RF are never pushed.
         push(flags & (opSize32 ? 0x00FC_FFFF : 0xFFFF), opSize)
     }
 
-    func popFlags() {
+    @inline(always) func popFlags() {
         let v = pop(opSize)
         let wasIF = flag(F.if)
         loadFlags(v, size: opSize)

@@ -90,6 +90,10 @@ extension CPU {
             d.pointee.immediate = 1
         case .movRM:
             if d.pointee.mod == 3 { orderRegisterOperands(d) } else { d.pointee.family = op & 2 != 0 ? .movLoad : .movStore }
+        case .lea where d.pointee.mod != 3:
+            d.pointee.family = .leaDecoded
+        case .group3 where d.pointee.reg == 4:
+            d.pointee.family = .mulDecoded
         case .jccShort, .jumpShort:
             d.pointee.displacement = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
         default:

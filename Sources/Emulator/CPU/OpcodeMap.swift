@@ -13,7 +13,7 @@ enum OpcodeFamily: UInt8 {
     // movRM, testRM, jccShort and jumpShort themselves always run from the decode: movRM
     // is left for the register-to-register form, the others read their decoded operands.
     case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, moveExtendDecoded
-    case doubleShiftDecoded, movLoad, movStore
+    case doubleShiftDecoded, movLoad, movStore, leaDecoded, mulDecoded
 }
 
 enum OpcodeMap {
