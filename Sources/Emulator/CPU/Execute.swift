@@ -155,6 +155,10 @@ extension CPU {
         case .movStore: moveStore()
         case .leaDecoded: leaDecoded()
         case .mulDecoded: multiplyDecoded()
+        case .movRMImmDecoded: movRMImmDecoded()
+        case .group5Decoded: group5Decoded()
+        case .jccNearDecoded:
+            if condition(Int(decoded.pointee.opcode2 & 0xF)) { jumpRelative(decoded.pointee.displacement) }
         }
     }
 

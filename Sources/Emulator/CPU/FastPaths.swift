@@ -126,6 +126,40 @@ extension CPU {
         }
     }
 
+    /// C6/C7: MOV r/m, imm with the immediate in the decode.
+    @inline(always) func movRMImmDecoded() {
+        withDecodedSize { size in
+            let d = decoded
+            if d.pointee.mod == 3 {
+                setReg(Int(d.pointee.rm), size, d.pointee.immediate)
+            } else {
+                write(Int(d.pointee.segment), effectiveOffset(d), size, d.pointee.immediate)
+            }
+        }
+    }
+
+    /// FE/FF /0 /1 (INC/DEC r/m) and FF /2 /4 /6 (CALL/JMP near r/m, PUSH r/m), as
+    /// `group4`/`group5` do them, with the operand size from the decode.
+    @inline(always) func group5Decoded() {
+        withDecodedSize { size in
+            let d = decoded
+            let reg = d.pointee.reg, rm = Int(d.pointee.rm)
+            let memory = d.pointee.mod != 3
+            let off = memory ? effectiveOffset(d) : 0, seg = Int(d.pointee.segment)
+            let v = memory ? read(seg, off, size) : getReg(rm, size)
+            switch reg {
+            case 0, 1:
+                let r = incdec(v, reg == 1, size)
+                if memory { write(seg, off, size, r) } else { setReg(rm, size, r) }
+            case 2:
+                push(eip, size)
+                eip = v
+            case 4: eip = v
+            default: push(v, size)
+            }
+        }
+    }
+
     /// 8A/8B with a memory operand: register = memory.
     @inline(always) func moveLoad() {
         let d = decoded

@@ -82,6 +82,9 @@ extension CPU {
             case 0xA4, 0xAC:
                 d.pointee.family = .doubleShiftDecoded
                 d.pointee.immediate = UInt32(fetch8())
+            case 0x80...0x8F:
+                d.pointee.family = .jccNearDecoded
+                d.pointee.displacement = opSize32 ? fetch32() : UInt32(bitPattern: Int32(Int16(bitPattern: fetch16())))
             default:
                 return
             }
@@ -94,12 +97,26 @@ extension CPU {
             d.pointee.family = .leaDecoded
         case .group3 where d.pointee.reg == 4:
             d.pointee.family = .mulDecoded
+        case .movRMImm:
+            d.pointee.family = .movRMImmDecoded
+            d.pointee.immediate = fetchImm(Int(size))
+        case .group4 where d.pointee.reg < 2, .group5 where group5Specializes(d):
+            d.pointee.family = .group5Decoded
         case .jccShort, .jumpShort:
             d.pointee.displacement = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
         default:
             return
         }
         d.pointee.size = size
+    }
+
+    /// FF /0 /1 /2 /4 /6 run as `group5Decoded`, except the 8086's PUSH SP quirk.
+    private func group5Specializes(_ d: UnsafeMutablePointer<DecodedInstruction>) -> Bool {
+        switch d.pointee.reg {
+        case 0, 1, 2, 4: return true
+        case 6: return !(model == .i8086 && d.pointee.mod == 3 && d.pointee.rm == UInt8(Reg.sp))
+        default: return false
+        }
     }
 
     /// Applies the prefixes starting with `first` and returns the opcode byte after them.

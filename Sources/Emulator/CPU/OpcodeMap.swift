@@ -13,7 +13,8 @@ enum OpcodeFamily: UInt8 {
     // movRM, testRM, jccShort and jumpShort themselves always run from the decode: movRM
     // is left for the register-to-register form, the others read their decoded operands.
     case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, moveExtendDecoded
-    case doubleShiftDecoded, movLoad, movStore, leaDecoded, mulDecoded
+    case doubleShiftDecoded, movLoad, movStore, leaDecoded, mulDecoded, movRMImmDecoded, group5Decoded
+    case jccNearDecoded
 }
 
 enum OpcodeMap {
