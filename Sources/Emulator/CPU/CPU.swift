@@ -86,10 +86,21 @@ public final class CPU {
         didSet {
             ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF
             codeTagBits = DecodedInstruction.tag(0, codeBig: codeBig, model: model)
+            codeKey = codeTagBits | UInt64(segBase[Seg.cs])
         }
     }
     /// The decode-cache tag bits of the current code size, kept with `codeBig`.
     private(set) var codeTagBits: UInt64
+    /// `codeTagBits` plus the CS base: adding EIP gives the decode-cache tag of CS:EIP in
+    /// one step. A carry out of the 32-bit sum sets bit 32, which no kept tag has, so a
+    /// wrapped address misses and the lookup takes the slow path.
+    private(set) var codeKey: UInt64
+
+    /// Every write of a segment base goes through here (CS also moves `codeKey`).
+    func setSegmentBase(_ s: Int, _ base: UInt32) {
+        segBase[s] = base
+        if s == Seg.cs { codeKey = codeTagBits | UInt64(base) }
+    }
     /// The instruction being executed: a slot of the decode cache, or `uncachedDecode`.
     var decoded: UnsafeMutablePointer<DecodedInstruction>
     /// Holds the decode of an instruction the cache may not keep (see `decodeCurrent`).
@@ -117,6 +128,7 @@ public final class CPU {
     public init(model: CPUModel, memory: Memory, io: IOBus) {
         self.model = model
         codeTagBits = DecodedInstruction.tag(0, codeBig: false, model: model)
+        codeKey = codeTagBits
         mem = memory
         self.io = io
         regs.initialize(repeating: 0, count: 9)
@@ -164,7 +176,7 @@ public final class CPU {
     /// unusable by a null selector becomes a present read/write segment again.
     public func setSegmentReal(_ s: Int, _ v: UInt16) {
         segSel[s] = v
-        segBase[s] = UInt32(v) << 4
+        setSegmentBase(s, UInt32(v) << 4)
         if s == Seg.cs { codeBig = false }
         if segAttr[s] & 0x80 == 0 { segAttr[s] = 0x93; segLimit[s] = 0xFFFF }
         limitCheckMask &= ~(1 << UInt8(s))

@@ -32,7 +32,8 @@ struct DecodedInstruction {
 
     /// The decode depends on the bytes at `linear`, the code segment's default size and
     /// the CPU model (which bytes are prefixes, which opcodes take ModRM).
+    /// Bit 32 stays clear (see `CPU.codeKey`).
     static func tag(_ linear: UInt32, codeBig: Bool, model: CPUModel) -> UInt64 {
-        UInt64(linear) | (codeBig ? 1 << 32 : 0) | 1 << 33 | (model == .i8086 ? 1 << 34 : 0)
+        UInt64(linear) | (codeBig ? 1 << 33 : 0) | 1 << 34 | (model == .i8086 ? 1 << 35 : 0)
     }
 }

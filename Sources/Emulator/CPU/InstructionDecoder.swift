@@ -5,15 +5,15 @@ extension CPU {
     /// Points `decoded` at the decode of the instruction at CS:EIP and moves EIP to its
     /// immediate (or the next instruction), with the prefix state set from the decode.
     @inline(__always) func decodeCurrent() {
-        let linear = segBase[Seg.cs] &+ eip
-        let tag = UInt64(linear) | codeTagBits
-        let slot = decodeSlots + Int(linear & UInt32(DecodeCache.slotCount - 1))
+        let key = codeKey &+ UInt64(eip)
+        let slot = decodeSlots + Int(truncatingIfNeeded: key & UInt64(DecodeCache.slotCount - 1))
         let d: UnsafeMutablePointer<DecodedInstruction>
-        if slot.pointee.tag == tag {
+        if _fastPath(slot.pointee.tag == key) {
             d = slot
             eip = (eip &+ UInt32(d.pointee.length)) & ipMask
         } else {
-            d = decodeAndKeep(linear, tag)
+            let linear = segBase[Seg.cs] &+ eip
+            d = decodeAndKeep(linear, UInt64(linear) | codeTagBits)
         }
         decoded = d
         prefixes = d.pointee.prefixes
