@@ -19,6 +19,10 @@ final class LazyFlagsTests: XCTestCase {
         forms.append(("inc", [1: [0xFE, 0xC0], 2: [0x40], 4: [0x66, 0x40]]))
         forms.append(("dec", [1: [0xFE, 0xC8], 2: [0x48], 4: [0x66, 0x48]]))
         forms.append(("neg", [1: [0xF6, 0xD8], 2: [0xF7, 0xD8], 4: [0x66, 0xF7, 0xD8]]))
+        // Shifts by CL (the count is the second value): SHL, SHR, SAR.
+        for (name, modrm) in [("shl", 0xE0), ("shr", 0xE8), ("sar", 0xF8)] as [(String, UInt8)] {
+            forms.append((name, [1: [0xD2, modrm], 2: [0xD3, modrm], 4: [0x66, 0xD3, modrm]]))
+        }
         return forms
     }
 
@@ -104,6 +108,21 @@ final class LazyFlagsTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(checked, 1_000)
+    }
+
+    /// Shifts record CF, OF and a clear AF with their result; FLAGS read back exactly.
+    func testShiftFlagsReadBack() {
+        let cases: [([UInt8], UInt32, UInt32)] = [
+            ([0xD0, 0xE0], 0x18, 0x004),              // shl al, 1: 30, PF
+            ([0xD0, 0xE8], 0x81, 0x801),              // shr al, 1: 40, CF OF
+            ([0xD0, 0xF8], 0x90, 0x080),              // sar al, 1: C8, SF
+            ([0x66, 0xD1, 0xE0], 0x8000_0010, 0x801), // shl eax, 1: 20, CF OF
+            ([0xD0, 0xE0], 0x80, 0x845),              // shl al, 1: 00, CF OF ZF PF
+        ]
+        for (code, a, arith) in cases {
+            let cpu = run(code, a: a, b: 0, carry: false, steps: 1)
+            XCTAssertEqual(cpu.flags & 0x8D5, arith, "\(code) on \(String(a, radix: 16))")
+        }
     }
 
     /// ADC after INC uses the carry INC kept, not the carry out of INC's own addition.

@@ -23,6 +23,14 @@ extension CPU {
         lazyWide = wide
     }
 
+    /// Records a result whose CF and OF are given and AF is clear (shifts), as an addition
+    /// with operands chosen to give exactly those flags: a ^ r is the sign bit when OF is
+    /// set, b ^ r differs from it only in bit 4, and a ^ b ^ r has bit 4 clear.
+    @inline(always) func recordResult(_ r: UInt32, cf: Bool, of: Bool, _ size: Int) {
+        let o: UInt32 = of ? signOf(size) : 0
+        recordAdd(r ^ o, r ^ o ^ (r & F.af), UInt64(r) | (cf ? 1 &<< UInt64(truncatingIfNeeded: size &<< 3) : 0), size)
+    }
+
     /// The masked result of the pending operation.
     @inline(always) private var lazyResult: UInt32 {
         UInt32(truncatingIfNeeded: lazyWide & ((1 &<< UInt64(lazyBits)) &- 1))
