@@ -71,6 +71,8 @@ public final class CPU {
     }
     var runEnd: UInt64 = 0
     var runRemaining: UInt64 = 0
+    /// Budget set aside when an instruction asked for attention (see `updateAttention`).
+    var runCut: UInt64 = 0
     /// Set by STI/MOV SS/POP SS: interrupts are not taken after the next instruction.
     var interruptShadow = false
 
@@ -151,6 +153,14 @@ public final class CPU {
 
     @inline(always) private func updateAttention() {
         attention = halted || stop != nil || limitFaultVector >= 0
+        // Inside `run`, end its inner loop after this instruction by setting the rest of
+        // the budget aside; the count the devices see stays the same.
+        if attention && runRemaining > 1 {
+            let rest = runRemaining &- 1
+            runCut &+= rest
+            runEnd &-= rest
+            runRemaining = 1
+        }
     }
 
     public var protectedMode: Bool { cr0 & 1 != 0 }

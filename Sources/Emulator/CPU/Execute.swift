@@ -9,21 +9,31 @@ extension CPU {
     func run(_ n: UInt64) {
         runEnd = instructionCount &+ n
         runRemaining = n
-        repeat {
-            startEIP = eip
-            faultDepth = 0
-            decodeCurrent()
-            let d = decoded
-            if limitCheckMask & d.pointee.reachableSegments != 0 { saveForRollback() }
-            execute(d.pointee.opcode, d.pointee.family)
-            runRemaining &-= 1
+        runCut = 0
+        while true {
+            // One test per instruction: an instruction that needs attention (a limit
+            // fault to raise, a stop, a halt) cuts the budget so that this loop ends.
+            repeat {
+                startEIP = eip
+                faultDepth = 0
+                decodeCurrent()
+                let d = decoded
+                if limitCheckMask & d.pointee.reachableSegments != 0 { saveForRollback() }
+                execute(d.pointee.opcode, d.pointee.family)
+                runRemaining &-= 1
+            } while runRemaining != 0
             if attention {
                 if limitFaultVector >= 0 { rollBackAndFault() }
                 if stop != nil || halted { break }
             }
-        } while runRemaining != 0
+            if runCut == 0 { break }
+            runEnd &+= runCut
+            runRemaining = runCut
+            runCut = 0
+        }
         runEnd &-= runRemaining
         runRemaining = 0
+        runCut = 0
     }
 
     /// ES, SS and DS: the segments instructions use without a prefix (CS is never checked).
