@@ -106,7 +106,9 @@ public final class Machine {
         keyboardController.onReset = { [unowned self] in guestFailure("the guest reset the CPU through the keyboard controller") }
         systemControl.onReset = { [unowned self] in guestFailure("the guest reset the CPU through port 92h") }
         keyboardController.onKeyboardData = { [unowned self] in pic.raise(1) }
-        pit.clock = { [unowned self] in pitTick }
+        // unowned(unsafe): the machine owns the PIT, and the timer is read on every port
+        // access to it (a checked unowned reference cost a retain and release each time).
+        pit.clock = { [unowned(unsafe) self] in pitTick }
     }
 
     /// Stops the run: the guest did something we report as a failure.

@@ -164,7 +164,9 @@ public final class CPU {
     }
 
     public var protectedMode: Bool { cr0 & 1 != 0 }
-    public var cpl: Int { protectedMode ? Int(segSel[Seg.cs] & 3) : 0 }
+    public var cpl: Int { privilegeLevel }
+    /// `cpl` for the interpreter (always inlined).
+    @inline(always) var privilegeLevel: Int { cr0 & 1 != 0 ? Int(segSel[Seg.cs] & 3) : 0 }
     @inline(always) var stackBig: Bool { segAttr[Seg.ss] & 0x4000 != 0 }
 
     // MARK: public register access (BIOS, tests, tracing)

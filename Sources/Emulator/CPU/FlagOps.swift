@@ -2,10 +2,10 @@
 extension CPU {
     /// IOPL-sensitive in protected mode: CLI/STI need CPL <= IOPL.
     private var ioPrivileged: Bool {
-        !protectedMode || cpl <= Int((flagBits & F.iopl) >> 12)
+        cr0 & 1 == 0 || privilegeLevel <= Int((flagBits & F.iopl) >> 12)
     }
 
-    func flagOp(_ opcode: UInt8) {
+    @inline(always) func flagOp(_ opcode: UInt8) {
         switch opcode {
         // CF alone goes into a pending lazy record; IF and DF are never pending.
         case 0xF5: setCarry(carryFlag == 0)

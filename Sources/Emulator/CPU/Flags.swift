@@ -66,7 +66,7 @@ extension CPU {
     /// Writes FLAGS from POPF/IRET-like sources, honouring the fixed and protected bits as
     /// seen from privilege level `privilege` (the current one unless IRET says otherwise).
     @inline(always) func loadFlags(_ v: UInt32, size: Int, privilege: Int? = nil) {
-        let level = privilege ?? cpl
+        let level = privilege ?? privilegeLevel
         var writable: UInt32 = F.arith | F.tf | F.df | F.of | F.if | F.nt | F.iopl
         if model == .i8086 { writable &= 0x0FFF }
         if size == 4 { writable |= F.ac | F.id | F.rf }

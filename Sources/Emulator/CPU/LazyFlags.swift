@@ -80,11 +80,13 @@ extension CPU {
     /// Folds the pending operation's flags into `flagBits`.
     @inline(never) func materializeFlags() {
         let r = lazyResult, a = lazyA, b = lazyB
-        let size = Int(lazyBits) &>> 3
+        let top = UInt32(truncatingIfNeeded: lazyBits &- 1)
         let cf = UInt32(truncatingIfNeeded: (lazyWide &>> UInt64(lazyBits)) & 1)
         let x = lazyOp == 1 ? (a ^ r) & (b ^ r) : (a ^ b) & (a ^ r)
-        let of = (x &>> UInt32(truncatingIfNeeded: lazyBits &- 1)) & 1
-        flagBits = (flagBits & ~F.arith) | cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size)
+        let of = (x &>> top) & 1
+        let sf = (r &>> top) & 1
+        let zf: UInt32 = r == 0 ? F.zf : 0
+        flagBits = (flagBits & ~F.arith) | cf | of &<< 11 | ((a ^ b ^ r) & F.af) | zf | sf &<< 7 | parityFlag(r)
         lazyOp = 0
     }
 }

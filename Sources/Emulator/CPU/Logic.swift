@@ -7,7 +7,7 @@ extension CPU {
     }
 
     /// TEST AL|eAX, imm (A8/A9).
-    func testAccImm(_ opcode: UInt8) {
+    @inline(always) func testAccImm(_ opcode: UInt8) {
         let size = opcode & 1 == 0 ? 1 : opSize
         _ = logicResult(getReg(Reg.ax, size) & fetchImm(size), size)
     }
