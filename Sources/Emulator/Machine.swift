@@ -161,6 +161,8 @@ public final class Machine {
             if let s = cpu.stop { return outcome(for: s) }
             if cpu.flags & F.if != 0 && !cpu.interruptShadow && pic.hasPending, let vector = pic.acknowledge() {
                 cpu.interrupt(vector, software: false)
+                // The next instruction shares the count the delivery ran at.
+                cpu.faultDepth = 0
             }
             if cpu.halted {
                 if cpu.flags & F.if == 0 {

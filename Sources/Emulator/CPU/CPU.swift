@@ -113,7 +113,15 @@ public final class CPU {
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
-    var faultDepth = 0
+    /// Exceptions raised so far by the instruction running (2: double fault, 3: triple).
+    /// The count belongs to the instruction numbered `faultInstruction`, so the run loop
+    /// need not clear it before every instruction.
+    var faultDepth: Int {
+        get { faultInstruction == instructionCount ? faultCount : 0 }
+        set { faultCount = newValue; faultInstruction = instructionCount }
+    }
+    private var faultCount = 0
+    private var faultInstruction = UInt64.max
     /// Bit n set: segment n is a protected-mode segment whose limit must be checked (not a
     /// flat 4 GiB expand-up one). Flat segments, the common case, cost one test per access.
     var limitCheckMask: UInt8 = 0

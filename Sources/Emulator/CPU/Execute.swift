@@ -15,7 +15,6 @@ extension CPU {
             // fault to raise, a stop, a halt) cuts the budget so that this loop ends.
             repeat {
                 startEIP = eip
-                faultDepth = 0
                 decodeCurrent()
                 let d = decoded
                 if limitCheckMask & d.pointee.reachableSegments != 0 { saveForRollback() }
