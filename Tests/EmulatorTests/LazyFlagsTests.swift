@@ -125,6 +125,27 @@ final class LazyFlagsTests: XCTestCase {
         }
     }
 
+    /// REPE CMPSB and REPNE SCASB stop on ZF, which the repeat reads from the pending
+    /// comparison.
+    func testRepeatedCompareStopsOnZF() {
+        let (memory, _) = rig
+        memory.load(Array("abcdXf".utf8), at: 0x3000)
+        memory.load(Array("abcdef".utf8), at: 0x4000)
+        var cpu = run([0xF3, 0xA6], a: 0, b: 6, carry: false, steps: 0) // repe cmpsb, CX = 6
+        cpu.setReg32(Reg.si, 0x3000)
+        cpu.setReg32(Reg.di, 0x4000)
+        cpu.step() // stops after comparing 'X' with 'e'
+        XCTAssertEqual(cpu.reg16(Reg.cx), 1)
+        XCTAssertEqual(cpu.reg16(Reg.si), 0x3005)
+        XCTAssertEqual(cpu.flags & 0x40, 0)
+        cpu = run([0xF2, 0xAE], a: UInt32(UInt8(ascii: "d")), b: 6, carry: false, steps: 0) // repne scasb
+        cpu.setReg32(Reg.di, 0x4000)
+        cpu.step() // stops on the 'd'
+        XCTAssertEqual(cpu.reg16(Reg.di), 0x4004)
+        XCTAssertEqual(cpu.reg16(Reg.cx), 2)
+        XCTAssertEqual(cpu.flags & 0x40, 0x40)
+    }
+
     /// ADC after INC uses the carry INC kept, not the carry out of INC's own addition.
     func testIncKeepsCarryForTheNextAdc() {
         // clc; inc ax (FFFF -> 0 carries out, but CF stays 0); adc cx, 0 -> cx unchanged
