@@ -6,14 +6,14 @@ extension CPU {
     @inline(always) func add(_ a: UInt32, _ b: UInt32, _ carry: UInt32, _ size: Int) -> UInt32 {
         let wide = UInt64(a) &+ UInt64(b) &+ UInt64(carry)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        recordAdd(a, b, wide, size)
+        recordFlags(a, b, wide, size, subtract: false)
         return r
     }
 
     @inline(always) func sub(_ a: UInt32, _ b: UInt32, _ borrow: UInt32, _ size: Int) -> UInt32 {
         let wide = UInt64(a) &- UInt64(b) &- UInt64(borrow)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        recordSub(a, b, wide, size)
+        recordFlags(a, b, wide, size, subtract: true)
         return r
     }
 

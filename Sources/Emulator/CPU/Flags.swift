@@ -12,6 +12,24 @@ enum F {
 @inline(always) func maskOf(_ size: Int) -> UInt32 { size == 1 ? 0xFF : size == 2 ? 0xFFFF : 0xFFFF_FFFF }
 @inline(always) func signOf(_ size: Int) -> UInt32 { size == 1 ? 0x80 : size == 2 ? 0x8000 : 0x8000_0000 }
 
+/// Condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc) over the flags it tests, each
+/// read only if needed: from FLAGS, or from a pending lazy result (LazyFlags.swift).
+@inline(always) func conditionHolds(_ cc: Int, of: () -> Bool, cf: () -> Bool, zf: () -> Bool,
+                                    sf: () -> Bool, pf: () -> Bool) -> Bool {
+    let r: Bool
+    switch cc >> 1 {
+    case 0: r = of()
+    case 1: r = cf()
+    case 2: r = zf()
+    case 3: r = cf() || zf()
+    case 4: r = sf()
+    case 5: r = pf()
+    case 6: r = sf() != of()
+    default: r = zf() || (sf() != of())
+    }
+    return cc & 1 == 0 ? r : !r
+}
+
 /// Even parity of the low byte, as PF reports it.
 @inline(always) func parityFlag(_ v: UInt32) -> UInt32 {
     let x = (v ^ (v >> 4)) & 0xF
@@ -49,18 +67,9 @@ extension CPU {
     /// Condition code test for Jcc/SETcc/CMOVcc (low nibble of the opcode).
     @inline(always) func condition(_ cc: Int) -> Bool {
         if lazyOp != 0 { return lazyCondition(cc) }
-        let r: Bool
-        switch cc >> 1 {
-        case 0: r = flag(F.of)
-        case 1: r = flag(F.cf)
-        case 2: r = flag(F.zf)
-        case 3: r = flags & (F.cf | F.zf) != 0
-        case 4: r = flag(F.sf)
-        case 5: r = flag(F.pf)
-        case 6: r = flag(F.sf) != flag(F.of)
-        default: r = flag(F.zf) || (flag(F.sf) != flag(F.of))
-        }
-        return cc & 1 == 0 ? r : !r
+        let f = flagBits
+        return conditionHolds(cc, of: { f & F.of != 0 }, cf: { f & F.cf != 0 }, zf: { f & F.zf != 0 },
+                              sf: { f & F.sf != 0 }, pf: { f & F.pf != 0 })
     }
 
     /// Writes FLAGS from POPF/IRET-like sources, honouring the fixed and protected bits as

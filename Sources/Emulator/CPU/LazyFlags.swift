@@ -7,16 +7,9 @@
 /// `lazyOp`: 0 none, 1 add, 2 subtract. `lazyWide`: the result before masking (a + b + c
 /// or a - b - c in 64 bits), so CF is bit `lazyBits`; INC/DEC store their kept CF there.
 extension CPU {
-    @inline(always) func recordAdd(_ a: UInt32, _ b: UInt32, _ wide: UInt64, _ size: Int) {
-        lazyOp = 1
-        lazyBits = UInt8(truncatingIfNeeded: size &<< 3)
-        lazyA = a
-        lazyB = b
-        lazyWide = wide
-    }
-
-    @inline(always) func recordSub(_ a: UInt32, _ b: UInt32, _ wide: UInt64, _ size: Int) {
-        lazyOp = 2
+    /// Records `a` op `b` = `wide` of `size` bytes; `subtract` selects the OF formula.
+    @inline(always) func recordFlags(_ a: UInt32, _ b: UInt32, _ wide: UInt64, _ size: Int, subtract: Bool) {
+        lazyOp = subtract ? 2 : 1
         lazyBits = UInt8(truncatingIfNeeded: size &<< 3)
         lazyA = a
         lazyB = b
@@ -28,7 +21,7 @@ extension CPU {
     /// set, b ^ r differs from it only in bit 4, and a ^ b ^ r has bit 4 clear.
     @inline(always) func recordResult(_ r: UInt32, cf: Bool, of: Bool, _ size: Int) {
         let o: UInt32 = of ? signOf(size) : 0
-        recordAdd(r ^ o, r ^ o ^ (r & F.af), UInt64(r) | (cf ? 1 &<< UInt64(truncatingIfNeeded: size &<< 3) : 0), size)
+        recordFlags(r ^ o, r ^ o ^ (r & F.af), UInt64(r) | (cf ? 1 &<< UInt64(truncatingIfNeeded: size &<< 3) : 0), size, subtract: false)
     }
 
     /// The masked result of the pending operation.
@@ -63,18 +56,8 @@ extension CPU {
 
     /// A condition code evaluated on the pending operation (see `condition`).
     @inline(always) func lazyCondition(_ cc: Int) -> Bool {
-        let r: Bool
-        switch cc >> 1 {
-        case 0: r = lazyOF
-        case 1: r = lazyCF
-        case 2: r = lazyZF
-        case 3: r = lazyCF || lazyZF
-        case 4: r = lazySF
-        case 5: r = parityFlag(lazyResult) != 0
-        case 6: r = lazySF != lazyOF
-        default: r = lazyZF || (lazySF != lazyOF)
-        }
-        return cc & 1 == 0 ? r : !r
+        conditionHolds(cc, of: { lazyOF }, cf: { lazyCF }, zf: { lazyZF }, sf: { lazySF },
+                       pf: { parityFlag(lazyResult) != 0 })
     }
 
     /// Folds the pending operation's flags into `flagBits`.

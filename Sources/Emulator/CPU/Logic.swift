@@ -2,7 +2,7 @@
 extension CPU {
     @inline(always) func logicResult(_ r: UInt32, _ size: Int) -> UInt32 {
         let v = r & maskOf(size)
-        recordAdd(v, 0, UInt64(v), size)
+        recordFlags(v, 0, UInt64(v), size, subtract: false)
         return v
     }
 
