@@ -29,6 +29,8 @@ struct DecodedInstruction {
     /// Bit n: segment n may be accessed. FS and GS are reachable only through a prefix,
     /// so a limited (often null) FS or GS costs no rollback snapshot until named.
     var reachableSegments: UInt8 = 0
+    /// FFFF or FFFFFFFF by the address size: effective addresses are masked with it.
+    var addressMask: UInt32 = 0xFFFF
 
     /// The decode depends on the bytes at `linear`, the code segment's default size and
     /// the CPU model (which bytes are prefixes, which opcodes take ModRM).

@@ -47,6 +47,7 @@ extension CPU {
         d.pointee.opcode = op
         d.pointee.family = family
         d.pointee.prefixes = prefixes
+        d.pointee.addressMask = adSize32 ? 0xFFFF_FFFF : 0xFFFF
         var hasModRM = OpcodeMap.hasModRM(op, family, model)
         if family == .twoByte && model != .i8086 {
             let op2 = fetch8()

@@ -58,7 +58,7 @@ extension CPU {
     /// Offset of a decoded memory operand from the current registers.
     @inline(always) func effectiveOffset(_ d: UnsafeMutablePointer<DecodedInstruction>) -> UInt32 {
         let off = regs[Int(d.pointee.base)] &+ (regs[Int(d.pointee.index)] &<< UInt32(d.pointee.scale)) &+ d.pointee.displacement
-        return adSize32 ? off : off & 0xFFFF
+        return off & d.pointee.addressMask
     }
 
     // MARK: registers by width
