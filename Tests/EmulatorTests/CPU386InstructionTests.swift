@@ -109,6 +109,27 @@ final class CPU386InstructionTests: XCTestCase {
         XCTAssertEqual(cpu.ip, 0x3000)
     }
 
+    func testDwordMovesAndArithmeticThroughMemory() {
+        cpu.setReg32(Reg.ax, 0x8765_4321)
+        run([0x66, 0x89, 0x06, 0x00, 0x20]) // mov [0x2000], eax
+        XCTAssertEqual(memory.read32(0x2000), 0x8765_4321)
+        run([0x66, 0x8B, 0x1E, 0x00, 0x20]) // mov ebx, [0x2000]
+        XCTAssertEqual(cpu.reg32(Reg.bx), 0x8765_4321)
+        run([0x66, 0x89, 0xC1]) // mov ecx, eax
+        XCTAssertEqual(cpu.reg32(Reg.cx), 0x8765_4321)
+        run([0x66, 0x01, 0x06, 0x00, 0x20]) // add [0x2000], eax: 0x0ECA8642 with carry out
+        XCTAssertEqual(memory.read32(0x2000), 0x0ECA_8642)
+        XCTAssertTrue(cf)
+        XCTAssertTrue(cpu.flags & 0x800 != 0) // two negatives gave a positive: OF
+        run([0x66, 0x81, 0x06, 0x00, 0x20, 0xBE, 0x79, 0x35, 0xF1]) // add dword [0x2000], 0xF13579BE
+        XCTAssertEqual(memory.read32(0x2000), 0x0000_0000)
+        XCTAssertTrue(zf)
+        XCTAssertTrue(cf)
+        run([0x66, 0xC1, 0xE3, 0x04]) // shl ebx, 4
+        XCTAssertEqual(cpu.reg32(Reg.bx), 0x7654_3210)
+        XCTAssertFalse(cf) // the last bit out was 0 (bit 28 of 0x87654321)
+    }
+
     func testImulThreeOperand() {
         cpu.setReg32(Reg.bx, 7)
         run([0x6B, 0xC3, 0xFD]) // imul ax, bx, -3

@@ -109,6 +109,7 @@ extension CPU {
             return
         }
         d.pointee.size = size
+        if size == 4 { d.pointee.family = OpcodeMap.dwordForm(d.pointee.family) }
     }
 
     /// FF /0 /1 /2 /4 /6 run as `group5Decoded`, except the 8086's PUSH SP quirk.

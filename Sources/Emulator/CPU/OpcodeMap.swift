@@ -15,6 +15,8 @@ enum OpcodeFamily: UInt8 {
     case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, moveExtendDecoded
     case doubleShiftDecoded, movLoad, movStore, leaDecoded, mulDecoded, movRMImmDecoded, group5Decoded
     case jccNearDecoded
+    // Dword forms of the commonest specialized families: the operand size is in the family.
+    case aluRegisters32, aluMemory32, aluImmediate32, shift32, movRegisters32, movLoad32, movStore32
 }
 
 enum OpcodeMap {
@@ -56,6 +58,20 @@ enum OpcodeMap {
 }
 
 extension OpcodeMap {
+    /// The family that runs `family` with a 4-byte operand, or `family` when none does.
+    static func dwordForm(_ family: OpcodeFamily) -> OpcodeFamily {
+        switch family {
+        case .aluRegisters: return .aluRegisters32
+        case .aluMemory: return .aluMemory32
+        case .aluImmediateDecoded: return .aluImmediate32
+        case .shiftDecoded: return .shift32
+        case .movRM: return .movRegisters32
+        case .movLoad: return .movLoad32
+        case .movStore: return .movStore32
+        default: return family
+        }
+    }
+
     /// Whether primary opcode `op` of `family` is followed by a ModRM byte on `model`
     /// (0F is looked up by its second byte in `twoByteHasModRM`). Exactly the handlers
     /// that call `decodeModRM()` answer true here.
