@@ -130,6 +130,22 @@ final class CPU386InstructionTests: XCTestCase {
         XCTAssertFalse(cf) // the last bit out was 0 (bit 28 of 0x87654321)
     }
 
+    func testDwordPushPopCallReturn() {
+        cpu.setReg32(Reg.ax, 0xCAFE_F00D)
+        run([0x66, 0x50, 0x66, 0x5B], steps: 2) // push eax; pop ebx
+        XCTAssertEqual(cpu.reg32(Reg.bx), 0xCAFE_F00D)
+        XCTAssertEqual(cpu.reg16(Reg.sp), 0x8000)
+        run([0x66, 0x54, 0x66, 0x5C], steps: 2) // push esp (the old value); pop esp
+        XCTAssertEqual(cpu.reg32(Reg.sp), 0x8000)
+        run([0x66, 0xE8, 0x10, 0x00, 0x00, 0x00]) // call +0x10 (dword return address)
+        XCTAssertEqual(cpu.ip, 0x1016)
+        XCTAssertEqual(memory.read32(0x7FFC), 0x1006)
+        memory.load([0x66, 0xC3], at: 0x1016) // ret (dword)
+        cpu.step()
+        XCTAssertEqual(cpu.ip, 0x1006)
+        XCTAssertEqual(cpu.reg16(Reg.sp), 0x8000)
+    }
+
     func testImulThreeOperand() {
         cpu.setReg32(Reg.bx, 7)
         run([0x6B, 0xC3, 0xFD]) // imul ax, bx, -3

@@ -81,8 +81,8 @@ extension CPU {
     }
 
     /// 84/85: TEST r/m, reg.
-    @inline(always) func testDecoded() {
-        withDecodedSize { testDecoded(size: $0) }
+    @inline(always) func testDecoded(known: Int = 0) {
+        withDecodedSize(known) { testDecoded(size: $0) }
     }
 
     @inline(always) private func testDecoded(size: Int) {

@@ -76,6 +76,16 @@ extension CPU {
             d.pointee.immediate = UInt32(fetch8())
         case .testRM:
             break
+        case .pushReg, .popReg, .callRelative, .returnNear:
+            // 32-bit operand size only (never on the 8086, whose PUSH SP differs).
+            guard opSize == 4 else { return }
+            switch d.pointee.family {
+            case .pushReg: d.pointee.family = .pushReg32
+            case .popReg: d.pointee.family = .popReg32
+            case .callRelative: d.pointee.family = .call32
+            default: d.pointee.family = .return32
+            }
+            return
         case .twoByte where model != .i8086:
             switch d.pointee.opcode2 {
             case 0xB6, 0xB7, 0xBE, 0xBF:

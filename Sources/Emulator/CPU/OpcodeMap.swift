@@ -16,7 +16,8 @@ enum OpcodeFamily: UInt8 {
     case doubleShiftDecoded, movLoad, movStore, leaDecoded, mulDecoded, movRMImmDecoded, group5Decoded
     case jccNearDecoded
     // Dword forms of the commonest specialized families: the operand size is in the family.
-    case aluRegisters32, aluMemory32, aluImmediate32, shift32, movRegisters32, movLoad32, movStore32
+    case aluRegisters32, aluMemory32, aluImmediate32, shift32, movRegisters32, movLoad32, movStore32, test32
+    case pushReg32, popReg32, call32, return32
 }
 
 enum OpcodeMap {
@@ -68,6 +69,7 @@ extension OpcodeMap {
         case .movRM: return .movRegisters32
         case .movLoad: return .movLoad32
         case .movStore: return .movStore32
+        case .testRM: return .test32
         default: return family
         }
     }
