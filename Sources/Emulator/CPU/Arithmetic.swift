@@ -30,32 +30,21 @@ extension CPU {
         }
     }
 
-    /// Opcodes 00-3F with low bits 0-5: r/m,reg / reg,r/m / AL|eAX,imm.
+    /// Opcodes 00-3D with low bits 4-5: AL|eAX, imm. The ModRM forms (low bits 0-3) run
+    /// as the decoder's specialized families (FastPaths.swift) and never come here.
     @inline(always) func aluOpcode(_ opcode: UInt8) {
         // One inlined copy per width, so the width tests of the helpers fold away.
         switch opcode & 1 == 0 ? 1 : opSize {
-        case 1: aluOpcode(opcode, size: 1)
-        case 2: aluOpcode(opcode, size: 2)
-        default: aluOpcode(opcode, size: 4)
+        case 1: aluAccumulator(opcode, size: 1)
+        case 2: aluAccumulator(opcode, size: 2)
+        default: aluAccumulator(opcode, size: 4)
         }
     }
 
-    @inline(always) private func aluOpcode(_ opcode: UInt8, size: Int) {
+    @inline(always) private func aluAccumulator(_ opcode: UInt8, size: Int) {
         let op = Int(opcode >> 3) & 7
-        switch opcode & 7 {
-        case 0, 1:
-            decodeModRM()
-            let r = alu(op, readRM(size), getReg(modrmReg, size), size)
-            if op != 7 { writeRM(size, r) }
-        case 2, 3:
-            decodeModRM()
-            let r = alu(op, getReg(modrmReg, size), readRM(size), size)
-            if op != 7 { setReg(modrmReg, size, r) }
-        default:
-            let imm = fetchImm(size)
-            let r = alu(op, getReg(Reg.ax, size), imm, size)
-            if op != 7 { setReg(Reg.ax, size, r) }
-        }
+        let r = alu(op, getReg(Reg.ax, size), fetchImm(size), size)
+        if op != 7 { setReg(Reg.ax, size, r) }
     }
 
     /// Group 1 (80-83): ALU op with an immediate on r/m.
