@@ -47,9 +47,8 @@ extension CPU {
             setReg(Reg.ax, size, lo)
             setReg(Reg.dx, size, hi)
         }
-        let of: UInt32 = overflow ? F.cf | F.of : 0
-        // SF, ZF, AF and PF are undefined; they are set from the low half here.
-        putFlags(F.arith, of | szp(lo, size))
+        // SF, ZF, AF and PF are undefined; they are set from the low half here (AF clear).
+        recordResult(lo, cf: overflow, of: overflow, size)
     }
 
     /// Accumulator (AX, DX:AX, EDX:EAX) divided by `v`; #DE on zero or quotient overflow.
