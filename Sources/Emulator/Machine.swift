@@ -106,7 +106,9 @@ public final class Machine {
         keyboardController.onReset = { [unowned self] in guestFailure("the guest reset the CPU through the keyboard controller") }
         systemControl.onReset = { [unowned self] in guestFailure("the guest reset the CPU through port 92h") }
         keyboardController.onKeyboardData = { [unowned self] in pic.raise(1) }
-        pit.clock = { [unowned self] in pitTick }
+        // unowned(unsafe): the machine owns the PIT, and the timer is read on every port
+        // access to it (a checked unowned reference cost a retain and release each time).
+        pit.clock = { [unowned(unsafe) self] in pitTick }
     }
 
     /// Stops the run: the guest did something we report as a failure.
@@ -159,6 +161,8 @@ public final class Machine {
             if let s = cpu.stop { return outcome(for: s) }
             if cpu.flags & F.if != 0 && !cpu.interruptShadow && pic.hasPending, let vector = pic.acknowledge() {
                 cpu.interrupt(vector, software: false)
+                // The next instruction shares the count the delivery ran at.
+                cpu.faultDepth = 0
             }
             if cpu.halted {
                 if cpu.flags & F.if == 0 {
@@ -193,13 +197,7 @@ public final class Machine {
     }
 
     @inline(__always) private func runSlice(_ n: UInt64) {
-        let cpu = self.cpu
-        // The CPU's own instruction counter is the loop counter (one less live value).
-        let end = cpu.instructionCount &+ n
-        while cpu.instructionCount < end {
-            cpu.step()
-            if cpu.stop != nil || cpu.halted { return }
-        }
+        cpu.run(n)
     }
 
     private func outcome(for s: StopReason) -> RunOutcome {

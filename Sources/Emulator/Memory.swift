@@ -49,63 +49,118 @@ public final class Memory {
         set { a20Mask = newValue ? 0xFFFF_FFFF : 0xFFEF_FFFF }
     }
 
-    @inline(__always) private func writable(_ linear: UInt32, _ n: UInt32) -> Bool {
+    @inline(always) private func writable(_ linear: UInt32, _ n: UInt32) -> Bool {
         linear < writeLimit &- n || (linear >= 0x10_0000 && linear < readLimit &- n)
     }
 
-    @inline(__always) public func read8(_ linear: UInt32) -> UInt8 {
+    /// Unaligned little-endian loads and stores spelled as byte accesses, which the
+    /// compiler merges into one move. The standard library's loadUnaligned/storeBytes were
+    /// left as calls in the interpreter's large loop function, and a memcpy through a local
+    /// made every function using it carry a stack-protector check.
+    @inline(always) private func unaligned16(_ linear: UInt32) -> UInt16 {
+        let p = bytes + Int(linear)
+        return UInt16(p[0]) | UInt16(p[1]) &<< 8
+    }
+
+    @inline(always) private func unaligned32(_ linear: UInt32) -> UInt32 {
+        let p = bytes + Int(linear)
+        return UInt32(p[0]) | UInt32(p[1]) &<< 8 | UInt32(p[2]) &<< 16 | UInt32(p[3]) &<< 24
+    }
+
+    @inline(always) private func setUnaligned16(_ linear: UInt32, _ v: UInt16) {
+        let p = bytes + Int(linear)
+        p[0] = UInt8(truncatingIfNeeded: v)
+        p[1] = UInt8(truncatingIfNeeded: v &>> 8)
+    }
+
+    @inline(always) private func setUnaligned32(_ linear: UInt32, _ v: UInt32) {
+        let p = bytes + Int(linear)
+        p[0] = UInt8(truncatingIfNeeded: v)
+        p[1] = UInt8(truncatingIfNeeded: v &>> 8)
+        p[2] = UInt8(truncatingIfNeeded: v &>> 16)
+        p[3] = UInt8(truncatingIfNeeded: v &>> 24)
+    }
+
+    @inline(always) func load8(_ linear: UInt32) -> UInt8 {
         if linear < readLimit { return bytes[Int(linear)] }
+        return load8Slow(linear)
+    }
+
+    @inline(never) private func load8Slow(_ linear: UInt32) -> UInt8 {
         let a = Int(linear & a20Mask)
         return a < size ? bytes[a] : 0xFF
     }
 
     /// Drops decodes of the line holding `a` (a RAM address just written) if it has any.
-    @inline(__always) private func noteWrite(_ a: UInt32) {
+    @inline(always) private func noteWrite(_ a: UInt32) {
         let line = Int(a >> DecodeCache.lineShift)
         if codeMarks[line] != 0 { decodeCache.invalidate(line: line) }
     }
 
     /// The same for a store of `n` + 1 bytes, which may touch two lines.
-    @inline(__always) private func noteWrite(_ a: UInt32, _ n: UInt32) {
+    @inline(always) private func noteWrite(_ a: UInt32, _ n: UInt32) {
         let first = Int(a >> DecodeCache.lineShift), last = Int((a &+ n) >> DecodeCache.lineShift)
         if codeMarks[first] | codeMarks[last] != 0 { decodeCache.invalidate(Int(a), count: Int(n) + 1) }
     }
 
-    @inline(__always) public func write8(_ linear: UInt32, _ v: UInt8) {
+    @inline(always) func store8(_ linear: UInt32, _ v: UInt8) {
         if writable(linear, 0) { bytes[Int(linear)] = v; noteWrite(linear); return }
+        store8Slow(linear, v)
+    }
+
+    /// Outside plain RAM: the A20 mask, ROM and the end of memory (kept out of line so
+    /// the inlined accesses stay small).
+    @inline(never) private func store8Slow(_ linear: UInt32, _ v: UInt8) {
         let a = linear & a20Mask
         if Int(a) < size && !(a >= romStart && a < 0x10_0000) { bytes[Int(a)] = v; noteWrite(a) }
     }
 
-    @inline(__always) public func read16(_ linear: UInt32) -> UInt16 {
-        if linear < readLimit &- 1 { return UnsafeRawPointer(bytes + Int(linear)).loadUnaligned(as: UInt16.self) }
-        return UInt16(read8(linear)) | UInt16(read8(linear &+ 1)) << 8
+    @inline(always) func load16(_ linear: UInt32) -> UInt16 {
+        if linear < readLimit &- 1 { return unaligned16(linear) }
+        return UInt16(load8Slow(linear)) | UInt16(load8Slow(linear &+ 1)) << 8
     }
 
-    @inline(__always) public func write16(_ linear: UInt32, _ v: UInt16) {
+    @inline(always) func store16(_ linear: UInt32, _ v: UInt16) {
         if writable(linear, 1) {
-            UnsafeMutableRawPointer(bytes + Int(linear)).storeBytes(of: v, as: UInt16.self)
+            setUnaligned16(linear, v)
             noteWrite(linear, 1)
             return
         }
-        write8(linear, UInt8(truncatingIfNeeded: v))
-        write8(linear &+ 1, UInt8(truncatingIfNeeded: v >> 8))
+        store8Slow(linear, UInt8(truncatingIfNeeded: v))
+        store8Slow(linear &+ 1, UInt8(truncatingIfNeeded: v >> 8))
     }
 
-    @inline(__always) public func read32(_ linear: UInt32) -> UInt32 {
-        if linear < readLimit &- 3 { return UnsafeRawPointer(bytes + Int(linear)).loadUnaligned(as: UInt32.self) }
-        return UInt32(read16(linear)) | UInt32(read16(linear &+ 2)) << 16
+    @inline(always) func load32(_ linear: UInt32) -> UInt32 {
+        if linear < readLimit &- 3 { return unaligned32(linear) }
+        return load32Slow(linear)
     }
 
-    @inline(__always) public func write32(_ linear: UInt32, _ v: UInt32) {
+    @inline(never) private func load32Slow(_ linear: UInt32) -> UInt32 {
+        UInt32(load16(linear)) | UInt32(load16(linear &+ 2)) << 16
+    }
+
+    @inline(always) func store32(_ linear: UInt32, _ v: UInt32) {
         if writable(linear, 3) {
-            UnsafeMutableRawPointer(bytes + Int(linear)).storeBytes(of: v, as: UInt32.self)
+            setUnaligned32(linear, v)
             noteWrite(linear, 3)
             return
         }
-        write16(linear, UInt16(truncatingIfNeeded: v))
-        write16(linear &+ 2, UInt16(truncatingIfNeeded: v >> 16))
+        store32Slow(linear, v)
     }
+
+    @inline(never) private func store32Slow(_ linear: UInt32, _ v: UInt32) {
+        store16(linear, UInt16(truncatingIfNeeded: v))
+        store16(linear &+ 2, UInt16(truncatingIfNeeded: v >> 16))
+    }
+
+    // The interpreter uses the load/store forms, which are always inlined; these are the
+    // same accesses for the BIOS, devices and tests.
+    public func read8(_ linear: UInt32) -> UInt8 { load8(linear) }
+    public func read16(_ linear: UInt32) -> UInt16 { load16(linear) }
+    public func read32(_ linear: UInt32) -> UInt32 { load32(linear) }
+    public func write8(_ linear: UInt32, _ v: UInt8) { store8(linear, v) }
+    public func write16(_ linear: UInt32, _ v: UInt16) { store16(linear, v) }
+    public func write32(_ linear: UInt32, _ v: UInt32) { store32(linear, v) }
 
     /// Whether [linear, linear + count) is ordinary RAM: below the A20 and bounds limit
     /// and, for writing, outside the ROM area. Bulk string moves may then touch `bytes`.

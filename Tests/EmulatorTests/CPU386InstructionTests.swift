@@ -79,6 +79,73 @@ final class CPU386InstructionTests: XCTestCase {
         XCTAssertEqual(cpu.ip, 0x1006 + 0x100)
     }
 
+    func testJccNearNotTakenAndBackward32() {
+        cpu.setReg32(Reg.ax, 5)
+        run([0x3C, 0x05, 0x0F, 0x85, 0x00, 0x01], steps: 2) // cmp al, 5; jne +0x100 (not taken)
+        XCTAssertEqual(cpu.ip, 0x1006)
+        run([0x3C, 0x05, 0x66, 0x0F, 0x84, 0xF0, 0xFF, 0xFF, 0xFF], steps: 2) // je -0x10 (32-bit)
+        XCTAssertEqual(cpu.ip, 0x1009 - 0x10)
+    }
+
+    func testMovImmediateIncDecPushCallJumpThroughModRM() {
+        run([0x66, 0xC7, 0x06, 0x00, 0x20, 0x78, 0x56, 0x34, 0x12]) // mov dword [0x2000], 0x12345678
+        XCTAssertEqual(memory.read32(0x2000), 0x1234_5678)
+        run([0xC6, 0xC3, 0x9A]) // mov bl, 0x9A
+        XCTAssertEqual(cpu.reg8(3), 0x9A)
+        cpu.flags = 0x203
+        run([0x66, 0xFF, 0x0E, 0x00, 0x20]) // dec dword [0x2000]
+        XCTAssertEqual(memory.read32(0x2000), 0x1234_5677)
+        XCTAssertTrue(cf) // DEC keeps CF
+        run([0xFE, 0xC3]) // inc bl
+        XCTAssertEqual(cpu.reg8(3), 0x9B)
+        run([0x66, 0xFF, 0x36, 0x00, 0x20]) // push dword [0x2000]
+        XCTAssertEqual(cpu.reg16(Reg.sp), 0x7FFC)
+        XCTAssertEqual(memory.read32(0x7FFC), 0x1234_5677)
+        cpu.setReg32(Reg.bx, 0x3000)
+        run([0xFF, 0xD3]) // call bx
+        XCTAssertEqual(cpu.ip, 0x3000)
+        XCTAssertEqual(memory.read16(0x7FFA), 0x1002)
+        run([0xFF, 0xE3]) // jmp bx
+        XCTAssertEqual(cpu.ip, 0x3000)
+    }
+
+    func testDwordMovesAndArithmeticThroughMemory() {
+        cpu.setReg32(Reg.ax, 0x8765_4321)
+        run([0x66, 0x89, 0x06, 0x00, 0x20]) // mov [0x2000], eax
+        XCTAssertEqual(memory.read32(0x2000), 0x8765_4321)
+        run([0x66, 0x8B, 0x1E, 0x00, 0x20]) // mov ebx, [0x2000]
+        XCTAssertEqual(cpu.reg32(Reg.bx), 0x8765_4321)
+        run([0x66, 0x89, 0xC1]) // mov ecx, eax
+        XCTAssertEqual(cpu.reg32(Reg.cx), 0x8765_4321)
+        run([0x66, 0x01, 0x06, 0x00, 0x20]) // add [0x2000], eax: 0x0ECA8642 with carry out
+        XCTAssertEqual(memory.read32(0x2000), 0x0ECA_8642)
+        XCTAssertTrue(cf)
+        XCTAssertTrue(cpu.flags & 0x800 != 0) // two negatives gave a positive: OF
+        run([0x66, 0x81, 0x06, 0x00, 0x20, 0xBE, 0x79, 0x35, 0xF1]) // add dword [0x2000], 0xF13579BE
+        XCTAssertEqual(memory.read32(0x2000), 0x0000_0000)
+        XCTAssertTrue(zf)
+        XCTAssertTrue(cf)
+        run([0x66, 0xC1, 0xE3, 0x04]) // shl ebx, 4
+        XCTAssertEqual(cpu.reg32(Reg.bx), 0x7654_3210)
+        XCTAssertFalse(cf) // the last bit out was 0 (bit 28 of 0x87654321)
+    }
+
+    func testDwordPushPopCallReturn() {
+        cpu.setReg32(Reg.ax, 0xCAFE_F00D)
+        run([0x66, 0x50, 0x66, 0x5B], steps: 2) // push eax; pop ebx
+        XCTAssertEqual(cpu.reg32(Reg.bx), 0xCAFE_F00D)
+        XCTAssertEqual(cpu.reg16(Reg.sp), 0x8000)
+        run([0x66, 0x54, 0x66, 0x5C], steps: 2) // push esp (the old value); pop esp
+        XCTAssertEqual(cpu.reg32(Reg.sp), 0x8000)
+        run([0x66, 0xE8, 0x10, 0x00, 0x00, 0x00]) // call +0x10 (dword return address)
+        XCTAssertEqual(cpu.ip, 0x1016)
+        XCTAssertEqual(memory.read32(0x7FFC), 0x1006)
+        memory.load([0x66, 0xC3], at: 0x1016) // ret (dword)
+        cpu.step()
+        XCTAssertEqual(cpu.ip, 0x1006)
+        XCTAssertEqual(cpu.reg16(Reg.sp), 0x8000)
+    }
+
     func testImulThreeOperand() {
         cpu.setReg32(Reg.bx, 7)
         run([0x6B, 0xC3, 0xFD]) // imul ax, bx, -3

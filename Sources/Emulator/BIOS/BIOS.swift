@@ -9,7 +9,9 @@ public final class BIOS: TrapHandler {
     static let ebdaSegment: UInt16 = 0x9FC0
 
     /// The machine owns the BIOS: a strong reference back would keep every Machine alive.
-    unowned let machine: Machine
+    /// unowned(unsafe): the machine outlives its BIOS, and every BIOS call reads it (a
+    /// checked unowned reference cost a retain and a release each time).
+    unowned(unsafe) let machine: Machine
     var mem: Memory { machine.memory }
     var lastDiskStatus: [Int: UInt8] = [:]
 

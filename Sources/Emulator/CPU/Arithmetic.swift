@@ -1,25 +1,19 @@
 /// ADD, ADC, SUB, SBB, CMP, INC, DEC, NEG and the 00-3F ALU opcode pattern.
 extension CPU {
-    // CF is bit `bits` of the 64-bit sum or difference; OF, SF come from bit `bits - 1`.
-    // Wrapping shifts and no branches: these run for most guest instructions.
+    // The flags are recorded, not computed (LazyFlags.swift): CF is bit `bits` of the
+    // 64-bit sum or difference; OF, SF come from bit `bits - 1`.
 
     @inline(always) func add(_ a: UInt32, _ b: UInt32, _ carry: UInt32, _ size: Int) -> UInt32 {
-        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let wide = UInt64(a) &+ UInt64(b) &+ UInt64(carry)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        let cf = UInt32(truncatingIfNeeded: wide &>> bits) & 1
-        let of = ((a ^ r) & (b ^ r)) &>> UInt32(truncatingIfNeeded: bits &- 1) & 1
-        putFlags(F.arith, cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size))
+        recordFlags(a, b, wide, size, subtract: false)
         return r
     }
 
     @inline(always) func sub(_ a: UInt32, _ b: UInt32, _ borrow: UInt32, _ size: Int) -> UInt32 {
-        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let wide = UInt64(a) &- UInt64(b) &- UInt64(borrow)
         let r = UInt32(truncatingIfNeeded: wide) & maskOf(size)
-        let cf = UInt32(truncatingIfNeeded: wide &>> bits) & 1
-        let of = ((a ^ b) & (a ^ r)) &>> UInt32(truncatingIfNeeded: bits &- 1) & 1
-        putFlags(F.arith, cf | of &<< 11 | ((a ^ b ^ r) & F.af) | szp(r, size))
+        recordFlags(a, b, wide, size, subtract: true)
         return r
     }
 
@@ -28,40 +22,29 @@ extension CPU {
         switch op {
         case 0: return add(a, b, 0, size)
         case 1: return logicResult(a | b, size)
-        case 2: return add(a, b, flags & F.cf, size)
-        case 3: return sub(a, b, flags & F.cf, size)
+        case 2: return add(a, b, carryFlag, size)
+        case 3: return sub(a, b, carryFlag, size)
         case 4: return logicResult(a & b, size)
         case 5, 7: return sub(a, b, 0, size)
         default: return logicResult(a ^ b, size)
         }
     }
 
-    /// Opcodes 00-3F with low bits 0-5: r/m,reg / reg,r/m / AL|eAX,imm.
+    /// Opcodes 00-3D with low bits 4-5: AL|eAX, imm. The ModRM forms (low bits 0-3) run
+    /// as the decoder's specialized families (FastPaths.swift) and never come here.
     @inline(always) func aluOpcode(_ opcode: UInt8) {
         // One inlined copy per width, so the width tests of the helpers fold away.
         switch opcode & 1 == 0 ? 1 : opSize {
-        case 1: aluOpcode(opcode, size: 1)
-        case 2: aluOpcode(opcode, size: 2)
-        default: aluOpcode(opcode, size: 4)
+        case 1: aluAccumulator(opcode, size: 1)
+        case 2: aluAccumulator(opcode, size: 2)
+        default: aluAccumulator(opcode, size: 4)
         }
     }
 
-    @inline(always) private func aluOpcode(_ opcode: UInt8, size: Int) {
+    @inline(always) private func aluAccumulator(_ opcode: UInt8, size: Int) {
         let op = Int(opcode >> 3) & 7
-        switch opcode & 7 {
-        case 0, 1:
-            decodeModRM()
-            let r = alu(op, readRM(size), getReg(modrmReg, size), size)
-            if op != 7 { writeRM(size, r) }
-        case 2, 3:
-            decodeModRM()
-            let r = alu(op, getReg(modrmReg, size), readRM(size), size)
-            if op != 7 { setReg(modrmReg, size, r) }
-        default:
-            let imm = fetchImm(size)
-            let r = alu(op, getReg(Reg.ax, size), imm, size)
-            if op != 7 { setReg(Reg.ax, size, r) }
-        }
+        let r = alu(op, getReg(Reg.ax, size), fetchImm(size), size)
+        if op != 7 { setReg(Reg.ax, size, r) }
     }
 
     /// Group 1 (80-83): ALU op with an immediate on r/m.
@@ -83,9 +66,9 @@ extension CPU {
 
     /// INC/DEC leave CF alone.
     @inline(always) func incdec(_ v: UInt32, _ dec: Bool, _ size: Int) -> UInt32 {
-        let cf = flags & F.cf
+        let cf = carryFlag
         let r = dec ? sub(v, 1, 0, size) : add(v, 1, 0, size)
-        flags = (flags & ~F.cf) | cf
+        lazyWide = UInt64(r) | UInt64(cf) &<< UInt64(truncatingIfNeeded: size &<< 3)
         return r
     }
 

@@ -37,7 +37,19 @@ public final class CPU {
     let segAttr = UnsafeMutablePointer<UInt16>.allocate(capacity: 6)
 
     public var eip: UInt32 = 0
-    public var flags: UInt32 = 2
+    /// FLAGS. The arithmetic bits may be pending in the lazy record (LazyFlags.swift):
+    /// reading folds them in, writing drops the record.
+    public var flags: UInt32 {
+        get { if lazyOp != 0 { materializeFlags() }; return flagBits }
+        set { flagBits = newValue; lazyOp = 0 }
+    }
+    /// FLAGS as stored: exact except for the arithmetic bits while `lazyOp` is nonzero.
+    var flagBits: UInt32 = 2
+    var lazyOp: UInt8 = 0
+    var lazyBits: UInt8 = 8
+    var lazyA: UInt32 = 0
+    var lazyB: UInt32 = 0
+    var lazyWide: UInt64 = 0
     public var cr0: UInt32 = 0
     public var cr2: UInt32 = 0, cr3: UInt32 = 0, cr4: UInt32 = 0
     public var gdtBase: UInt32 = 0, gdtLimit: UInt32 = 0xFFFF
@@ -46,18 +58,28 @@ public final class CPU {
     public var trSel: UInt16 = 0, trBase: UInt32 = 0, trLimit: UInt32 = 0
     var dr = [UInt32](repeating: 0, count: 8)
 
-    public var halted = false
-    public var stop: StopReason?
-    public var instructionCount: UInt64 = 0
+    public var halted = false { didSet { updateAttention() } }
+    public var stop: StopReason? { didSet { updateAttention() } }
+    /// Whether the run loop must look at the end of an instruction: a limit fault to raise
+    /// (`limitFaultVector`), a stop or a halt. One test per instruction instead of three.
+    private(set) var attention = false
+    /// Instructions retired. While `run` executes it is `runEnd - runRemaining`: the loop
+    /// then only decrements `runRemaining`, and devices still read the exact count.
+    public var instructionCount: UInt64 {
+        get { runEnd &- runRemaining }
+        set { runEnd = newValue &+ runRemaining }
+    }
+    var runEnd: UInt64 = 0
+    var runRemaining: UInt64 = 0
+    /// Budget set aside when an instruction asked for attention (see `updateAttention`).
+    var runCut: UInt64 = 0
     /// Set by STI/MOV SS/POP SS: interrupts are not taken after the next instruction.
     var interruptShadow = false
 
     // Per-instruction decode state.
     var startEIP: UInt32 = 0
-    var opSize32 = false
-    var adSize32 = false
-    var segOverride = -1
-    var repPrefix: UInt8 = 0
+    /// Operand/address size, segment override and REP (see PrefixState.swift).
+    var prefixes = PrefixState()
     var modrmMod = 0, modrmReg = 0, modrmRM = 0
     var eaSeg = Seg.ds
     var eaOff: UInt32 = 0
@@ -66,15 +88,21 @@ public final class CPU {
         didSet {
             ipMask = codeBig ? 0xFFFF_FFFF : 0xFFFF
             codeTagBits = DecodedInstruction.tag(0, codeBig: codeBig, model: model)
-            prefixStateDirty = true
+            codeKey = codeTagBits | UInt64(segBase[Seg.cs])
         }
     }
     /// The decode-cache tag bits of the current code size, kept with `codeBig`.
     private(set) var codeTagBits: UInt64
-    /// Set when operand/address size, segment override or REP may differ from the code
-    /// segment's defaults (a prefixed instruction ran, or the code size changed); the next
-    /// unprefixed instruction then resets them.
-    var prefixStateDirty = true
+    /// `codeTagBits` plus the CS base: adding EIP gives the decode-cache tag of CS:EIP in
+    /// one step. A carry out of the 32-bit sum sets bit 32, which no kept tag has, so a
+    /// wrapped address misses and the lookup takes the slow path.
+    private(set) var codeKey: UInt64
+
+    /// Every write of a segment base goes through here (CS also moves `codeKey`).
+    func setSegmentBase(_ s: Int, _ base: UInt32) {
+        segBase[s] = base
+        if s == Seg.cs { codeKey = codeTagBits | UInt64(base) }
+    }
     /// The instruction being executed: a slot of the decode cache, or `uncachedDecode`.
     var decoded: UnsafeMutablePointer<DecodedInstruction>
     /// Holds the decode of an instruction the cache may not keep (see `decodeCurrent`).
@@ -85,13 +113,21 @@ public final class CPU {
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
-    var faultDepth = 0
+    /// Exceptions raised so far by the instruction running (2: double fault, 3: triple).
+    /// The count belongs to the instruction numbered `faultInstruction`, so the run loop
+    /// need not clear it before every instruction.
+    var faultDepth: Int {
+        get { faultInstruction == instructionCount ? faultCount : 0 }
+        set { faultCount = newValue; faultInstruction = instructionCount }
+    }
+    private var faultCount = 0
+    private var faultInstruction = UInt64.max
     /// Bit n set: segment n is a protected-mode segment whose limit must be checked (not a
     /// flat 4 GiB expand-up one). Flat segments, the common case, cost one test per access.
     var limitCheckMask: UInt8 = 0
     /// Set by a memory access that broke a segment limit; the instruction is rolled back
     /// (registers and flags) and the fault raised when it ends.
-    var limitFaultVector = -1
+    var limitFaultVector = -1 { didSet { updateAttention() } }
     let savedRegs = UnsafeMutablePointer<UInt32>.allocate(capacity: 8)
     var savedFlags: UInt32 = 0
     /// Whether an undefined opcode stops the machine (boot) instead of raising #UD.
@@ -102,6 +138,7 @@ public final class CPU {
     public init(model: CPUModel, memory: Memory, io: IOBus) {
         self.model = model
         codeTagBits = DecodedInstruction.tag(0, codeBig: false, model: model)
+        codeKey = codeTagBits
         mem = memory
         self.io = io
         regs.initialize(repeating: 0, count: 9)
@@ -122,9 +159,23 @@ public final class CPU {
         segLimit.deallocate(); segAttr.deallocate(); uncachedDecode.deallocate()
     }
 
+    @inline(always) private func updateAttention() {
+        attention = halted || stop != nil || limitFaultVector >= 0
+        // Inside `run`, end its inner loop after this instruction by setting the rest of
+        // the budget aside; the count the devices see stays the same.
+        if attention && runRemaining > 1 {
+            let rest = runRemaining &- 1
+            runCut &+= rest
+            runEnd &-= rest
+            runRemaining = 1
+        }
+    }
+
     public var protectedMode: Bool { cr0 & 1 != 0 }
-    public var cpl: Int { protectedMode ? Int(segSel[Seg.cs] & 3) : 0 }
-    var stackBig: Bool { segAttr[Seg.ss] & 0x4000 != 0 }
+    public var cpl: Int { privilegeLevel }
+    /// `cpl` for the interpreter (always inlined).
+    @inline(always) var privilegeLevel: Int { cr0 & 1 != 0 ? Int(segSel[Seg.cs] & 3) : 0 }
+    @inline(always) var stackBig: Bool { segAttr[Seg.ss] & 0x4000 != 0 }
 
     // MARK: public register access (BIOS, tests, tracing)
 
@@ -145,7 +196,7 @@ public final class CPU {
     /// unusable by a null selector becomes a present read/write segment again.
     public func setSegmentReal(_ s: Int, _ v: UInt16) {
         segSel[s] = v
-        segBase[s] = UInt32(v) << 4
+        setSegmentBase(s, UInt32(v) << 4)
         if s == Seg.cs { codeBig = false }
         if segAttr[s] & 0x80 == 0 { segAttr[s] = 0x93; segLimit[s] = 0xFFFF }
         limitCheckMask &= ~(1 << UInt8(s))

@@ -17,7 +17,7 @@ extension CPU {
     }
 
     /// LOOPNE, LOOPE, LOOP, JCXZ (E0-E3). The counter is CX or ECX by address size.
-    func loop(_ opcode: UInt8) {
+    @inline(always) func loop(_ opcode: UInt8) {
         let d = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
         let mask: UInt32 = adSize32 ? 0xFFFF_FFFF : 0xFFFF
         var count = regs[Reg.cx] & mask
@@ -36,7 +36,7 @@ extension CPU {
         if take { jumpRelative(d) }
     }
 
-    @inline(__always) func callRelative() {
+    @inline(always) func callRelative() {
         let d = opSize32 ? fetch32() : UInt32(fetch16())
         push(eip, opSize)
         jumpRelative(d)
@@ -47,7 +47,7 @@ extension CPU {
         jumpRelative(d)
     }
 
-    @inline(__always) func returnNear(popBytes: UInt32) {
+    @inline(always) func returnNear(popBytes: UInt32) {
         eip = pop(opSize)
         releaseStack(popBytes)
     }

@@ -22,17 +22,19 @@ final class DecodeCache {
     private let lineCount: Int
 
     init(memorySize: Int) {
-        slots = .allocate(capacity: DecodeCache.slotCount)
-        slots.initialize(repeating: DecodedInstruction(), count: DecodeCache.slotCount)
+        // calloc: untouched zero pages until used, for the slots (an all-zero slot has tag 0,
+        // empty, and its other fields are never read) and for the mostly unmarked line map.
+        guard let rawSlots = calloc(DecodeCache.slotCount, MemoryLayout<DecodedInstruction>.stride) else {
+            fatalError("cannot allocate the decode cache")
+        }
+        slots = rawSlots.bindMemory(to: DecodedInstruction.self, capacity: DecodeCache.slotCount)
         lineCount = memorySize >> DecodeCache.lineShift + 2
-        // calloc: untouched zero pages for the (mostly unmarked) line map of a large guest.
         guard let raw = calloc(lineCount, 1) else { fatalError("cannot allocate the decode cache's line map") }
         marks = raw.assumingMemoryBound(to: UInt8.self)
     }
 
     deinit {
-        slots.deinitialize(count: DecodeCache.slotCount)
-        slots.deallocate()
+        free(slots)
         free(marks)
     }
 

@@ -15,11 +15,8 @@ struct DecodedInstruction {
     var family: OpcodeFamily = .invalid
     /// Bytes from the first prefix to the end of the displacement, where immediates start.
     var length: UInt8 = 0
-    var hasPrefixes = false
-    var opSize32 = false
-    var adSize32 = false
-    var segOverride: Int8 = -1
-    var repPrefix: UInt8 = 0
+    /// The prefix state the instruction runs with, code-size defaults included.
+    var prefixes = PrefixState()
     /// ModRM fields; `mod` is 3 for instructions without ModRM. The register-to-register
     /// forms (OpcodeFamily.aluRegisters, movRM) hold the destination in `reg`, the source in `rm`.
     var mod: UInt8 = 3, reg: UInt8 = 0, rm: UInt8 = 0
@@ -32,10 +29,13 @@ struct DecodedInstruction {
     /// Bit n: segment n may be accessed. FS and GS are reachable only through a prefix,
     /// so a limited (often null) FS or GS costs no rollback snapshot until named.
     var reachableSegments: UInt8 = 0
+    /// FFFF or FFFFFFFF by the address size: effective addresses are masked with it.
+    var addressMask: UInt32 = 0xFFFF
 
     /// The decode depends on the bytes at `linear`, the code segment's default size and
     /// the CPU model (which bytes are prefixes, which opcodes take ModRM).
+    /// Bit 32 stays clear (see `CPU.codeKey`).
     static func tag(_ linear: UInt32, codeBig: Bool, model: CPUModel) -> UInt64 {
-        UInt64(linear) | (codeBig ? 1 << 32 : 0) | 1 << 33 | (model == .i8086 ? 1 << 34 : 0)
+        UInt64(linear) | (codeBig ? 1 << 33 : 0) | 1 << 34 | (model == .i8086 ? 1 << 35 : 0)
     }
 }

@@ -2,15 +2,37 @@
 /// switch over its opcode family that hands it to the family's extension.
 extension CPU {
     /// Executes one instruction (a REP string instruction runs to completion).
+    public func step() { run(1) }
+
+    /// Executes `n` (at least one) instructions, fewer when the CPU stops or halts.
     @inline(__always)
-    public func step() {
-        startEIP = eip
-        faultDepth = 0
-        decodeCurrent()
-        if limitCheckMask & decoded.pointee.reachableSegments != 0 { saveForRollback() }
-        execute(decoded.pointee.opcode, decoded.pointee.family)
-        if limitFaultVector >= 0 { rollBackAndFault() }
-        instructionCount &+= 1
+    func run(_ n: UInt64) {
+        runEnd = instructionCount &+ n
+        runRemaining = n
+        runCut = 0
+        while true {
+            // One test per instruction: an instruction that needs attention (a limit
+            // fault to raise, a stop, a halt) cuts the budget so that this loop ends.
+            repeat {
+                startEIP = eip
+                decodeCurrent()
+                let d = decoded
+                if limitCheckMask & d.pointee.reachableSegments != 0 { saveForRollback() }
+                execute(d.pointee.opcode, d.pointee.family)
+                runRemaining &-= 1
+            } while runRemaining != 0
+            if attention {
+                if limitFaultVector >= 0 { rollBackAndFault() }
+                if stop != nil || halted { break }
+            }
+            if runCut == 0 { break }
+            runEnd &+= runCut
+            runRemaining = runCut
+            runCut = 0
+        }
+        runEnd &-= runRemaining
+        runRemaining = 0
+        runCut = 0
     }
 
     /// ES, SS and DS: the segments instructions use without a prefix (CS is never checked).
@@ -140,6 +162,27 @@ extension CPU {
             doubleShift(left: decoded.pointee.opcode2 == 0xA4, count: decoded.pointee.immediate)
         case .movLoad: moveLoad()
         case .movStore: moveStore()
+        case .aluRegisters32: aluRegisters(known: 4)
+        case .aluMemory32: aluMemory(known: 4)
+        case .aluImmediate32: aluImmediateDecoded(known: 4)
+        case .shift32: shiftDecoded(known: 4)
+        case .movRegisters32: moveRegisters(known: 4)
+        case .movLoad32: moveLoad(known: 4)
+        case .movStore32: moveStore(known: 4)
+        case .test32: testDecoded(known: 4)
+        case .pushReg32: push(regs[Int(op & 7)], 4)
+        case .popReg32: regs[Int(op & 7)] = pop(4)
+        case .call32:
+            let d = fetch32()
+            push(eip, 4)
+            jumpRelative(d)
+        case .return32: eip = pop(4)
+        case .leaDecoded: leaDecoded()
+        case .mulDecoded: multiplyDecoded()
+        case .movRMImmDecoded: movRMImmDecoded()
+        case .group5Decoded: group5Decoded()
+        case .jccNearDecoded:
+            if condition(Int(decoded.pointee.opcode2 & 0xF)) { jumpRelative(decoded.pointee.displacement) }
         }
     }
 

@@ -3,8 +3,9 @@
 /// its opcode (Arithmetic.swift, DataTransfer.swift) for its form.
 extension CPU {
     /// Runs `body` with the decoded operand size as a constant: each inlined copy folds
-    /// the width tests of the helpers it calls.
-    @inline(always) private func withDecodedSize(_ body: (Int) -> Void) {
+    /// the width tests of the helpers it calls. `known` (the dword families) skips the test.
+    @inline(always) private func withDecodedSize(_ known: Int = 0, _ body: (Int) -> Void) {
+        if known != 0 { return body(known) }
         switch decoded.pointee.size {
         case 4: body(4)
         case 2: body(2)
@@ -13,11 +14,11 @@ extension CPU {
     }
 
     /// 00-3B with a register r/m: ALU op between two registers.
-    @inline(always) func aluRegisters() {
+    @inline(always) func aluRegisters(known: Int = 0) {
         let d = decoded
         let op = Int(d.pointee.opcode >> 3) & 7
         let dst = Int(d.pointee.reg), src = Int(d.pointee.rm)
-        withDecodedSize { aluRegisters(op, dst, src, $0) }
+        withDecodedSize(known) { aluRegisters(op, dst, src, $0) }
     }
 
     @inline(always) private func aluRegisters(_ op: Int, _ dst: Int, _ src: Int, _ size: Int) {
@@ -26,8 +27,8 @@ extension CPU {
     }
 
     /// 00-3B with a memory r/m, either direction.
-    @inline(always) func aluMemory() {
-        withDecodedSize { aluMemory(size: $0) }
+    @inline(always) func aluMemory(known: Int = 0) {
+        withDecodedSize(known) { aluMemory(size: $0) }
     }
 
     @inline(always) private func aluMemory(size: Int) {
@@ -44,8 +45,8 @@ extension CPU {
     }
 
     /// 80, 81, 83 with the immediate in the decode.
-    @inline(always) func aluImmediateDecoded() {
-        withDecodedSize { aluImmediateDecoded(size: $0) }
+    @inline(always) func aluImmediateDecoded(known: Int = 0) {
+        withDecodedSize(known) { aluImmediateDecoded(size: $0) }
     }
 
     @inline(always) private func aluImmediateDecoded(size: Int) {
@@ -63,8 +64,8 @@ extension CPU {
     }
 
     /// C0/C1 (386) and D0/D1 with the count in the decode.
-    @inline(always) func shiftDecoded() {
-        withDecodedSize { shiftDecoded(size: $0) }
+    @inline(always) func shiftDecoded(known: Int = 0) {
+        withDecodedSize(known) { shiftDecoded(size: $0) }
     }
 
     @inline(always) private func shiftDecoded(size: Int) {
@@ -80,8 +81,8 @@ extension CPU {
     }
 
     /// 84/85: TEST r/m, reg.
-    @inline(always) func testDecoded() {
-        withDecodedSize { testDecoded(size: $0) }
+    @inline(always) func testDecoded(known: Int = 0) {
+        withDecodedSize(known) { testDecoded(size: $0) }
     }
 
     @inline(always) private func testDecoded(size: Int) {
@@ -101,35 +102,72 @@ extension CPU {
     }
 
     /// 88-8B with a register r/m.
-    @inline(always) func moveRegisters() {
+    @inline(always) func moveRegisters(known: Int = 0) {
         let d = decoded
         let dst = Int(d.pointee.reg), src = Int(d.pointee.rm)
-        switch d.pointee.size {
-        case 4: regs[dst] = regs[src]
-        case 2: setReg(dst, 2, regs[src])
-        default: setReg(dst, 1, getReg(src, 1))
+        withDecodedSize(known) { setReg(dst, $0, getReg(src, $0)) }
+    }
+
+    /// 8D with a memory operand: the offset, truncated to the operand size.
+    @inline(always) func leaDecoded() {
+        let d = decoded
+        setReg(Int(d.pointee.reg), opSize, effectiveOffset(d) & maskOf(opSize))
+    }
+
+    /// F6/F7 /4: MUL r/m.
+    @inline(always) func multiplyDecoded() {
+        withDecodedSize { size in
+            let d = decoded
+            let v = d.pointee.mod == 3 ? getReg(Int(d.pointee.rm), size) : read(Int(d.pointee.segment), effectiveOffset(d), size)
+            multiplyInline(v, size, signed: false)
+        }
+    }
+
+    /// C6/C7: MOV r/m, imm with the immediate in the decode.
+    @inline(always) func movRMImmDecoded() {
+        withDecodedSize { size in
+            let d = decoded
+            if d.pointee.mod == 3 {
+                setReg(Int(d.pointee.rm), size, d.pointee.immediate)
+            } else {
+                write(Int(d.pointee.segment), effectiveOffset(d), size, d.pointee.immediate)
+            }
+        }
+    }
+
+    /// FE/FF /0 /1 (INC/DEC r/m) and FF /2 /4 /6 (CALL/JMP near r/m, PUSH r/m), as
+    /// `group4`/`group5` do them, with the operand size from the decode.
+    @inline(always) func group5Decoded() {
+        withDecodedSize { size in
+            let d = decoded
+            let reg = d.pointee.reg, rm = Int(d.pointee.rm)
+            let memory = d.pointee.mod != 3
+            let off = memory ? effectiveOffset(d) : 0, seg = Int(d.pointee.segment)
+            let v = memory ? read(seg, off, size) : getReg(rm, size)
+            switch reg {
+            case 0, 1:
+                let r = incdec(v, reg == 1, size)
+                if memory { write(seg, off, size, r) } else { setReg(rm, size, r) }
+            case 2:
+                push(eip, size)
+                eip = v
+            case 4: eip = v
+            default: push(v, size)
+            }
         }
     }
 
     /// 8A/8B with a memory operand: register = memory.
-    @inline(always) func moveLoad() {
+    @inline(always) func moveLoad(known: Int = 0) {
         let d = decoded
         let off = effectiveOffset(d), seg = Int(d.pointee.segment), r = Int(d.pointee.reg)
-        switch d.pointee.size {
-        case 4: setReg(r, 4, read(seg, off, 4))
-        case 2: setReg(r, 2, read(seg, off, 2))
-        default: setReg(r, 1, read(seg, off, 1))
-        }
+        withDecodedSize(known) { setReg(r, $0, read(seg, off, $0)) }
     }
 
     /// 88/89 with a memory operand: memory = register.
-    @inline(always) func moveStore() {
+    @inline(always) func moveStore(known: Int = 0) {
         let d = decoded
         let off = effectiveOffset(d), seg = Int(d.pointee.segment), r = Int(d.pointee.reg)
-        switch d.pointee.size {
-        case 4: write(seg, off, 4, regs[r])
-        case 2: write(seg, off, 2, regs[r])
-        default: write(seg, off, 1, getReg(r, 1))
-        }
+        withDecodedSize(known) { write(seg, off, $0, getReg(r, $0)) }
     }
 }

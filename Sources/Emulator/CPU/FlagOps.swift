@@ -2,23 +2,24 @@
 extension CPU {
     /// IOPL-sensitive in protected mode: CLI/STI need CPL <= IOPL.
     private var ioPrivileged: Bool {
-        !protectedMode || cpl <= Int((flags & F.iopl) >> 12)
+        cr0 & 1 == 0 || privilegeLevel <= Int((flagBits & F.iopl) >> 12)
     }
 
-    func flagOp(_ opcode: UInt8) {
+    @inline(always) func flagOp(_ opcode: UInt8) {
         switch opcode {
-        case 0xF5: flags ^= F.cf
-        case 0xF8: flags &= ~F.cf
-        case 0xF9: flags |= F.cf
+        // CF alone goes into a pending lazy record; IF and DF are never pending.
+        case 0xF5: setCarry(carryFlag == 0)
+        case 0xF8: setCarry(false)
+        case 0xF9: setCarry(true)
         case 0xFA:
             guard ioPrivileged else { fault(13, errorCode: 0); return }
-            flags &= ~F.if
+            flagBits &= ~F.if
         case 0xFB:
             guard ioPrivileged else { fault(13, errorCode: 0); return }
             if !flag(F.if) { interruptShadow = true }
-            flags |= F.if
-        case 0xFC: flags &= ~F.df
-        default: flags |= F.df
+            flagBits |= F.if
+        case 0xFC: flagBits &= ~F.df
+        default: flagBits |= F.df
         }
     }
 
@@ -26,12 +27,12 @@ extension CPU {
 
     func sahf() { putFlags(0xD5, getReg(4, 1) & 0xD5) }
 
-    func pushFlags() {
+    @inline(always) func pushFlags() {
         // VM and RF are never pushed.
         push(flags & (opSize32 ? 0x00FC_FFFF : 0xFFFF), opSize)
     }
 
-    func popFlags() {
+    @inline(always) func popFlags() {
         let v = pop(opSize)
         let wasIF = flag(F.if)
         loadFlags(v, size: opSize)

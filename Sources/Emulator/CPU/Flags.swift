@@ -12,6 +12,24 @@ enum F {
 @inline(always) func maskOf(_ size: Int) -> UInt32 { size == 1 ? 0xFF : size == 2 ? 0xFFFF : 0xFFFF_FFFF }
 @inline(always) func signOf(_ size: Int) -> UInt32 { size == 1 ? 0x80 : size == 2 ? 0x8000 : 0x8000_0000 }
 
+/// Condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc) over the flags it tests, each
+/// read only if needed: from FLAGS, or from a pending lazy result (LazyFlags.swift).
+@inline(always) func conditionHolds(_ cc: Int, of: () -> Bool, cf: () -> Bool, zf: () -> Bool,
+                                    sf: () -> Bool, pf: () -> Bool) -> Bool {
+    let r: Bool
+    switch cc >> 1 {
+    case 0: r = of()
+    case 1: r = cf()
+    case 2: r = zf()
+    case 3: r = cf() || zf()
+    case 4: r = sf()
+    case 5: r = pf()
+    case 6: r = sf() != of()
+    default: r = zf() || (sf() != of())
+    }
+    return cc & 1 == 0 ? r : !r
+}
+
 /// Even parity of the low byte, as PF reports it.
 @inline(always) func parityFlag(_ v: UInt32) -> UInt32 {
     let x = (v ^ (v >> 4)) & 0xF
@@ -19,7 +37,10 @@ enum F {
 }
 
 extension CPU {
-    @inline(always) func flag(_ f: UInt32) -> Bool { flags & f != 0 }
+    /// Whether flag `f` is set; a flag outside the arithmetic ones needs no folding.
+    @inline(always) func flag(_ f: UInt32) -> Bool {
+        f & F.arith == 0 ? flagBits & f != 0 : flags & f != 0
+    }
 
     @inline(always) func setFlag(_ f: UInt32, _ on: Bool) {
         if on { flags |= f } else { flags &= ~f }
@@ -34,38 +55,37 @@ extension CPU {
 
     /// Replaces the bits in `mask` with `value`.
     @inline(always) func putFlags(_ mask: UInt32, _ value: UInt32) {
-        flags = (flags & ~mask) | value
+        if mask & F.arith == F.arith {
+            // Every arithmetic flag is replaced: nothing pending needs folding first.
+            flagBits = (flagBits & ~mask) | value
+            lazyOp = 0
+        } else {
+            flags = (flags & ~mask) | value
+        }
     }
 
     /// Condition code test for Jcc/SETcc/CMOVcc (low nibble of the opcode).
     @inline(always) func condition(_ cc: Int) -> Bool {
-        let r: Bool
-        switch cc >> 1 {
-        case 0: r = flag(F.of)
-        case 1: r = flag(F.cf)
-        case 2: r = flag(F.zf)
-        case 3: r = flags & (F.cf | F.zf) != 0
-        case 4: r = flag(F.sf)
-        case 5: r = flag(F.pf)
-        case 6: r = flag(F.sf) != flag(F.of)
-        default: r = flag(F.zf) || (flag(F.sf) != flag(F.of))
-        }
-        return cc & 1 == 0 ? r : !r
+        if lazyOp != 0 { return lazyCondition(cc) }
+        let f = flagBits
+        return conditionHolds(cc, of: { f & F.of != 0 }, cf: { f & F.cf != 0 }, zf: { f & F.zf != 0 },
+                              sf: { f & F.sf != 0 }, pf: { f & F.pf != 0 })
     }
 
     /// Writes FLAGS from POPF/IRET-like sources, honouring the fixed and protected bits as
     /// seen from privilege level `privilege` (the current one unless IRET says otherwise).
-    func loadFlags(_ v: UInt32, size: Int, privilege: Int? = nil) {
-        let level = privilege ?? cpl
+    @inline(always) func loadFlags(_ v: UInt32, size: Int, privilege: Int? = nil) {
+        let level = privilege ?? privilegeLevel
         var writable: UInt32 = F.arith | F.tf | F.df | F.of | F.if | F.nt | F.iopl
         if model == .i8086 { writable &= 0x0FFF }
         if size == 4 { writable |= F.ac | F.id | F.rf }
         if protectedMode {
             if level > 0 { writable &= ~F.iopl }
-            if level > Int((flags & F.iopl) >> 12) { writable &= ~F.if }
+            if level > Int((flagBits & F.iopl) >> 12) { writable &= ~F.if }
         }
         if size == 2 { writable &= 0xFFFF }
-        flags = (flags & ~writable) | (v & writable) | 2
+        // Every arithmetic flag is writable, so pending ones need no folding first.
+        flags = (flagBits & ~writable) | (v & writable) | 2
         if model == .i8086 { flags |= 0xF000 }
     }
 }

@@ -5,30 +5,18 @@ extension CPU {
     /// Points `decoded` at the decode of the instruction at CS:EIP and moves EIP to its
     /// immediate (or the next instruction), with the prefix state set from the decode.
     @inline(__always) func decodeCurrent() {
-        let linear = segBase[Seg.cs] &+ eip
-        let tag = UInt64(linear) | codeTagBits
-        let slot = decodeSlots + Int(linear & UInt32(DecodeCache.slotCount - 1))
+        let key = codeKey &+ UInt64(eip)
+        let slot = decodeSlots + Int(truncatingIfNeeded: key & UInt64(DecodeCache.slotCount - 1))
         let d: UnsafeMutablePointer<DecodedInstruction>
-        if slot.pointee.tag == tag {
+        if _fastPath(slot.pointee.tag == key) {
             d = slot
             eip = (eip &+ UInt32(d.pointee.length)) & ipMask
         } else {
-            d = decodeAndKeep(linear, tag)
+            let linear = segBase[Seg.cs] &+ eip
+            d = decodeAndKeep(linear, UInt64(linear) | codeTagBits)
         }
         decoded = d
-        if d.pointee.hasPrefixes {
-            opSize32 = d.pointee.opSize32
-            adSize32 = d.pointee.adSize32
-            segOverride = Int(d.pointee.segOverride)
-            repPrefix = d.pointee.repPrefix
-            prefixStateDirty = true
-        } else if prefixStateDirty {
-            opSize32 = codeBig
-            adSize32 = codeBig
-            segOverride = -1
-            repPrefix = 0
-            prefixStateDirty = false
-        }
+        prefixes = d.pointee.prefixes
     }
 
     /// Decodes from memory; keeps the result when its bytes lie in cacheable memory and
@@ -49,24 +37,17 @@ extension CPU {
 
     /// Parses the instruction at CS:EIP, advancing EIP as far as the immediate.
     func decodeInstruction(into d: UnsafeMutablePointer<DecodedInstruction>) {
-        opSize32 = codeBig
-        adSize32 = codeBig
-        segOverride = -1
-        repPrefix = 0
+        prefixes = .defaults(codeBig: codeBig)
         var op = fetch8()
         var family = opcodeFamilies[Int(op)]
-        d.pointee.hasPrefixes = family == .prefix
         if family == .prefix {
             op = decodePrefixes(op)
             family = opcodeFamilies[Int(op)]
-            prefixStateDirty = true
         }
         d.pointee.opcode = op
         d.pointee.family = family
-        d.pointee.opSize32 = opSize32
-        d.pointee.adSize32 = adSize32
-        d.pointee.segOverride = Int8(segOverride)
-        d.pointee.repPrefix = repPrefix
+        d.pointee.prefixes = prefixes
+        d.pointee.addressMask = adSize32 ? 0xFFFF_FFFF : 0xFFFF
         var hasModRM = OpcodeMap.hasModRM(op, family, model)
         if family == .twoByte && model != .i8086 {
             let op2 = fetch8()
@@ -95,6 +76,16 @@ extension CPU {
             d.pointee.immediate = UInt32(fetch8())
         case .testRM:
             break
+        case .pushReg, .popReg, .callRelative, .returnNear:
+            // 32-bit operand size only (never on the 8086, whose PUSH SP differs).
+            guard opSize == 4 else { return }
+            switch d.pointee.family {
+            case .pushReg: d.pointee.family = .pushReg32
+            case .popReg: d.pointee.family = .popReg32
+            case .callRelative: d.pointee.family = .call32
+            default: d.pointee.family = .return32
+            }
+            return
         case .twoByte where model != .i8086:
             switch d.pointee.opcode2 {
             case 0xB6, 0xB7, 0xBE, 0xBF:
@@ -102,6 +93,9 @@ extension CPU {
             case 0xA4, 0xAC:
                 d.pointee.family = .doubleShiftDecoded
                 d.pointee.immediate = UInt32(fetch8())
+            case 0x80...0x8F:
+                d.pointee.family = .jccNearDecoded
+                d.pointee.displacement = opSize32 ? fetch32() : UInt32(bitPattern: Int32(Int16(bitPattern: fetch16())))
             default:
                 return
             }
@@ -110,12 +104,31 @@ extension CPU {
             d.pointee.immediate = 1
         case .movRM:
             if d.pointee.mod == 3 { orderRegisterOperands(d) } else { d.pointee.family = op & 2 != 0 ? .movLoad : .movStore }
+        case .lea where d.pointee.mod != 3:
+            d.pointee.family = .leaDecoded
+        case .group3 where d.pointee.reg == 4:
+            d.pointee.family = .mulDecoded
+        case .movRMImm:
+            d.pointee.family = .movRMImmDecoded
+            d.pointee.immediate = fetchImm(Int(size))
+        case .group4 where d.pointee.reg < 2, .group5 where group5Specializes(d):
+            d.pointee.family = .group5Decoded
         case .jccShort, .jumpShort:
             d.pointee.displacement = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
         default:
             return
         }
         d.pointee.size = size
+        if size == 4 { d.pointee.family = OpcodeMap.dwordForm(d.pointee.family) }
+    }
+
+    /// FF /0 /1 /2 /4 /6 run as `group5Decoded`, except the 8086's PUSH SP quirk.
+    private func group5Specializes(_ d: UnsafeMutablePointer<DecodedInstruction>) -> Bool {
+        switch d.pointee.reg {
+        case 0, 1, 2, 4: return true
+        case 6: return !(model == .i8086 && d.pointee.mod == 3 && d.pointee.rm == UInt8(Reg.sp))
+        default: return false
+        }
     }
 
     /// Applies the prefixes starting with `first` and returns the opcode byte after them.

@@ -22,8 +22,13 @@ extension CPU {
 
     /// Accumulator times `v`: AX = AL*v, DX:AX = AX*v or EDX:EAX = EAX*v.
     func multiply(_ v: UInt32, _ size: Int, signed: Bool) {
+        multiplyInline(v, size, signed: signed)
+    }
+
+    /// The body of `multiply`, inlined where the size and signedness are constants.
+    @inline(always) func multiplyInline(_ v: UInt32, _ size: Int, signed: Bool) {
         let a = getReg(Reg.ax, size)
-        let bits = UInt64(size * 8)
+        let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let product: UInt64
         let overflow: Bool
         if signed {
@@ -42,9 +47,8 @@ extension CPU {
             setReg(Reg.ax, size, lo)
             setReg(Reg.dx, size, hi)
         }
-        let of: UInt32 = overflow ? F.cf | F.of : 0
-        // SF, ZF, AF and PF are undefined; they are set from the low half here.
-        putFlags(F.arith, of | szp(lo, size))
+        // SF, ZF, AF and PF are undefined; they are set from the low half here (AF clear).
+        recordResult(lo, cf: overflow, of: overflow, size)
     }
 
     /// Accumulator (AX, DX:AX, EDX:EAX) divided by `v`; #DE on zero or quotient overflow.

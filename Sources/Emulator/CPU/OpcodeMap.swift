@@ -13,7 +13,11 @@ enum OpcodeFamily: UInt8 {
     // movRM, testRM, jccShort and jumpShort themselves always run from the decode: movRM
     // is left for the register-to-register form, the others read their decoded operands.
     case aluRegisters, aluMemory, aluImmediateDecoded, shiftDecoded, moveExtendDecoded
-    case doubleShiftDecoded, movLoad, movStore
+    case doubleShiftDecoded, movLoad, movStore, leaDecoded, mulDecoded, movRMImmDecoded, group5Decoded
+    case jccNearDecoded
+    // Dword forms of the commonest specialized families: the operand size is in the family.
+    case aluRegisters32, aluMemory32, aluImmediate32, shift32, movRegisters32, movLoad32, movStore32, test32
+    case pushReg32, popReg32, call32, return32
 }
 
 enum OpcodeMap {
@@ -55,6 +59,21 @@ enum OpcodeMap {
 }
 
 extension OpcodeMap {
+    /// The family that runs `family` with a 4-byte operand, or `family` when none does.
+    static func dwordForm(_ family: OpcodeFamily) -> OpcodeFamily {
+        switch family {
+        case .aluRegisters: return .aluRegisters32
+        case .aluMemory: return .aluMemory32
+        case .aluImmediateDecoded: return .aluImmediate32
+        case .shiftDecoded: return .shift32
+        case .movRM: return .movRegisters32
+        case .movLoad: return .movLoad32
+        case .movStore: return .movStore32
+        case .testRM: return .test32
+        default: return family
+        }
+    }
+
     /// Whether primary opcode `op` of `family` is followed by a ModRM byte on `model`
     /// (0F is looked up by its second byte in `twoByteHasModRM`). Exactly the handlers
     /// that call `decodeModRM()` answer true here.

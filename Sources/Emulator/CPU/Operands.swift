@@ -4,7 +4,7 @@ extension CPU {
     // MARK: fetch
 
     @inline(always) func fetch8() -> UInt8 {
-        let v = mem.read8(segBase[Seg.cs] &+ eip)
+        let v = mem.load8(segBase[Seg.cs] &+ eip)
         eip = (eip &+ 1) & ipMask
         return v
     }
@@ -13,14 +13,14 @@ extension CPU {
         if eip & 0xFFFF == 0xFFFF && !codeBig {
             return UInt16(fetch8()) | UInt16(fetch8()) << 8
         }
-        let v = mem.read16(segBase[Seg.cs] &+ eip)
+        let v = mem.load16(segBase[Seg.cs] &+ eip)
         eip = (eip &+ 2) & ipMask
         return v
     }
 
     @inline(always) func fetch32() -> UInt32 {
         if eip <= ipMask &- 3 { // the common case: no wrap of the offset inside the immediate
-            let v = mem.read32(segBase[Seg.cs] &+ eip)
+            let v = mem.load32(segBase[Seg.cs] &+ eip)
             eip = (eip &+ 4) & ipMask
             return v
         }
@@ -58,7 +58,7 @@ extension CPU {
     /// Offset of a decoded memory operand from the current registers.
     @inline(always) func effectiveOffset(_ d: UnsafeMutablePointer<DecodedInstruction>) -> UInt32 {
         let off = regs[Int(d.pointee.base)] &+ (regs[Int(d.pointee.index)] &<< UInt32(d.pointee.scale)) &+ d.pointee.displacement
-        return adSize32 ? off : off & 0xFFFF
+        return off & d.pointee.addressMask
     }
 
     // MARK: registers by width
@@ -87,16 +87,22 @@ extension CPU {
     }
 
     @inline(always) func read(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
+        read(seg, off, size, wide: adSize32)
+    }
+
+    /// `wide`: 32-bit offsets; otherwise an access that runs past offset FFFF wraps to 0
+    /// (the address size, or for stack accesses the stack segment's B bit).
+    @inline(always) func read(_ seg: Int, _ off: UInt32, _ size: Int, wide: Bool) -> UInt32 {
         if limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size) { limitViolation(seg); return 0 }
         let base = segBase[seg]
         switch size {
-        case 1: return UInt32(mem.read8(base &+ off))
+        case 1: return UInt32(mem.load8(base &+ off))
         case 2:
-            if off & 0xFFFF == 0xFFFF && !adSize32 { return readWrapping(seg, off, size) }
-            return UInt32(mem.read16(base &+ off))
+            if !wide && off & 0xFFFF == 0xFFFF { return readWrapping(seg, off, size) }
+            return UInt32(mem.load16(base &+ off))
         default:
-            if off & 0xFFFF > 0xFFFC && !adSize32 { return readWrapping(seg, off, size) }
-            return mem.read32(base &+ off)
+            if !wide && off & 0xFFFF > 0xFFFC { return readWrapping(seg, off, size) }
+            return mem.load32(base &+ off)
         }
     }
 
@@ -104,29 +110,33 @@ extension CPU {
     @inline(never) func readWrapping(_ seg: Int, _ off: UInt32, _ size: Int) -> UInt32 {
         let base = segBase[seg]
         var v: UInt32 = 0
-        for i in 0..<UInt32(size) { v |= UInt32(mem.read8(base &+ ((off &+ i) & 0xFFFF))) << (8 * i) }
+        for i in 0..<UInt32(size) { v |= UInt32(mem.load8(base &+ ((off &+ i) & 0xFFFF))) << (8 * i) }
         return v
     }
 
     @inline(always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
+        write(seg, off, size, v, wide: adSize32)
+    }
+
+    @inline(always) func write(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32, wide: Bool) {
         if limitCheckMask != 0 && (limitFaultVector >= 0 || (limitCheckMask & (1 << UInt8(seg)) != 0 && !withinLimit(seg, off, size))) {
             limitViolation(seg); return
         }
         let base = segBase[seg]
         switch size {
-        case 1: mem.write8(base &+ off, UInt8(truncatingIfNeeded: v))
+        case 1: mem.store8(base &+ off, UInt8(truncatingIfNeeded: v))
         case 2:
-            if off & 0xFFFF == 0xFFFF && !adSize32 { writeWrapping(seg, off, size, v); return }
-            mem.write16(base &+ off, UInt16(truncatingIfNeeded: v))
+            if !wide && off & 0xFFFF == 0xFFFF { writeWrapping(seg, off, size, v); return }
+            mem.store16(base &+ off, UInt16(truncatingIfNeeded: v))
         default:
-            if off & 0xFFFF > 0xFFFC && !adSize32 { writeWrapping(seg, off, size, v); return }
-            mem.write32(base &+ off, v)
+            if !wide && off & 0xFFFF > 0xFFFC { writeWrapping(seg, off, size, v); return }
+            mem.store32(base &+ off, v)
         }
     }
 
     @inline(never) func writeWrapping(_ seg: Int, _ off: UInt32, _ size: Int, _ v: UInt32) {
         let base = segBase[seg]
-        for i in 0..<UInt32(size) { mem.write8(base &+ ((off &+ i) & 0xFFFF), UInt8(truncatingIfNeeded: v >> (8 * i))) }
+        for i in 0..<UInt32(size) { mem.store8(base &+ ((off &+ i) & 0xFFFF), UInt8(truncatingIfNeeded: v >> (8 * i))) }
     }
 
     // MARK: the r/m operand

@@ -50,7 +50,7 @@ extension CPU {
 
     private func setCache(_ s: Int, _ sel: UInt16, _ d: Descriptor) {
         segSel[s] = sel
-        segBase[s] = d.base
+        setSegmentBase(s, d.base)
         segLimit[s] = d.limit
         segAttr[s] = d.attr
         updateLimitCheck(s)
@@ -92,7 +92,7 @@ extension CPU {
         let rpl = Int(sel & 3)
         if sel & ~3 == 0 {
             if s == Seg.ss { fault(13, errorCode: 0); return false }
-            segSel[s] = sel; segBase[s] = 0; segLimit[s] = 0; segAttr[s] = 0
+            segSel[s] = sel; setSegmentBase(s, 0); segLimit[s] = 0; segAttr[s] = 0
             updateLimitCheck(s)
             return true
         }

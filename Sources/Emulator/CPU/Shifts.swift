@@ -8,7 +8,7 @@ extension CPU {
         let bits = UInt32(truncatingIfNeeded: size &<< 3)
         let mask = maskOf(size), sign = signOf(size)
         var r = v & mask
-        var cf = flags & F.cf != 0
+        var cf = carryFlag != 0
         // From the 186 on, /6 is an alias of SHL; on the 8086 it is SETMO.
         let operation = op == 6 && model != .i8086 ? 4 : op
         switch operation {
@@ -40,13 +40,13 @@ extension CPU {
             r = UInt32(truncatingIfNeeded: wide) & mask
             cf = count <= bits && (wide >> UInt64(bits)) & 1 != 0
             let of = (r & sign != 0) != cf
-            putFlags(F.arith, (cf ? F.cf : 0) | (of ? F.of : 0) | szp(r, size))
+            recordResult(r, cf: cf, of: of, size)
         case 5: // SHR
             let before = count <= bits ? UInt64(r) >> UInt64(count - 1) : 0
             r = UInt32(truncatingIfNeeded: before >> 1)
             cf = before & 1 != 0
             let of = UInt32(truncatingIfNeeded: before) & sign != 0
-            putFlags(F.arith, (cf ? F.cf : 0) | (of ? F.of : 0) | szp(r, size))
+            recordResult(r, cf: cf, of: of, size)
         case 6: // SETMO on the 8086: result all ones
             r = mask
             putFlags(F.arith, szp(r, size))
@@ -56,7 +56,7 @@ extension CPU {
             let before = sv >> (c - 1)
             r = UInt32(truncatingIfNeeded: before >> 1) & mask
             cf = before & 1 != 0
-            putFlags(F.arith, (cf ? F.cf : 0) | szp(r, size))
+            recordResult(r, cf: cf, of: false, size)
         }
         return r
     }
@@ -112,7 +112,7 @@ extension CPU {
             cf = (wide >> UInt64(count - 1)) & 1 != 0
         }
         let of = (r ^ dst) & signOf(size) != 0
-        putFlags(F.arith, (cf ? F.cf : 0) | (of ? F.of : 0) | szp(r, size))
+        recordResult(r, cf: cf, of: of, size)
         writeRM(size, r)
     }
 }

@@ -1,46 +1,40 @@
 /// Stack pushes and pops (SS:SP or SS:ESP by SS.B) and the stack instructions.
 extension CPU {
-    @inline(__always) func push(_ v: UInt32, _ size: Int) {
+    @inline(always) func push(_ v: UInt32, _ size: Int) {
         if stackBig {
-            regs[Reg.sp] = regs[Reg.sp] &- UInt32(size)
+            regs[Reg.sp] = regs[Reg.sp] &- UInt32(truncatingIfNeeded: size)
             writeStack(regs[Reg.sp], size, v)
         } else {
-            let sp = (regs[Reg.sp] &- UInt32(size)) & 0xFFFF
+            let sp = (regs[Reg.sp] &- UInt32(truncatingIfNeeded: size)) & 0xFFFF
             regs[Reg.sp] = (regs[Reg.sp] & 0xFFFF_0000) | sp
             writeStack(sp, size, v)
         }
     }
 
-    @inline(__always) func pop(_ size: Int) -> UInt32 {
+    @inline(always) func pop(_ size: Int) -> UInt32 {
         if stackBig {
             let v = readStack(regs[Reg.sp], size)
-            regs[Reg.sp] = regs[Reg.sp] &+ UInt32(size)
+            regs[Reg.sp] = regs[Reg.sp] &+ UInt32(truncatingIfNeeded: size)
             return v
         }
         let sp = regs[Reg.sp] & 0xFFFF
         let v = readStack(sp, size)
-        regs[Reg.sp] = (regs[Reg.sp] & 0xFFFF_0000) | ((sp &+ UInt32(size)) & 0xFFFF)
+        regs[Reg.sp] = (regs[Reg.sp] & 0xFFFF_0000) | ((sp &+ UInt32(truncatingIfNeeded: size)) & 0xFFFF)
         return v
     }
 
     /// Stack accesses wrap at 64 KiB when SS is a 16-bit segment, whatever the address size.
-    @inline(__always) func readStack(_ off: UInt32, _ size: Int) -> UInt32 {
-        let saved = adSize32
-        adSize32 = stackBig
-        defer { adSize32 = saved }
-        return read(Seg.ss, off, size)
+    @inline(always) func readStack(_ off: UInt32, _ size: Int) -> UInt32 {
+        read(Seg.ss, off, size, wide: stackBig)
     }
 
-    @inline(__always) func writeStack(_ off: UInt32, _ size: Int, _ v: UInt32) {
-        let saved = adSize32
-        adSize32 = stackBig
-        defer { adSize32 = saved }
-        write(Seg.ss, off, size, v)
+    @inline(always) func writeStack(_ off: UInt32, _ size: Int, _ v: UInt32) {
+        write(Seg.ss, off, size, v, wide: stackBig)
     }
 
     var stackPointer: UInt32 { stackBig ? regs[Reg.sp] : regs[Reg.sp] & 0xFFFF }
 
-    @inline(__always) func pushReg(_ r: Int) {
+    @inline(always) func pushReg(_ r: Int) {
         // The 8086 pushes SP after decrementing it; the 286 and later push the old value.
         if r == Reg.sp && model == .i8086 {
             let v = (regs[Reg.sp] &- 2) & 0xFFFF
@@ -50,7 +44,7 @@ extension CPU {
         }
     }
 
-    @inline(__always) func popReg(_ r: Int) {
+    @inline(always) func popReg(_ r: Int) {
         let v = pop(opSize)
         setReg(r, opSize, v)
     }

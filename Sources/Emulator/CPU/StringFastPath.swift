@@ -13,7 +13,7 @@ extension CPU {
     /// Returns false without side effects when the fast path does not apply.
     func repeatedMoveOrStoreInBulk(_ opcode: UInt8, _ size: Int) -> Bool {
         let moves = opcode == 0xA4 || opcode == 0xA5
-        guard flags & F.df == 0 else { return false }
+        guard flagBits & F.df == 0 else { return false } // DF is never pending (LazyFlags.swift)
         let checked: UInt8 = 1 << UInt8(Seg.es) | (moves ? 1 << UInt8(dataSeg) : 0)
         guard limitCheckMask & checked == 0 else { return false }
         let indexLimit: UInt64 = adSize32 ? 1 << 32 : 1 << 16

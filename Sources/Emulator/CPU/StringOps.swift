@@ -9,19 +9,23 @@ extension CPU {
         if adSize32 { regs[r] = regs[r] &+ delta } else { setReg(r, 2, (regs[r] &+ delta) & 0xFFFF) }
     }
 
-    func stringOp(_ opcode: UInt8) {
+    /// One element inline; a repeated instruction out of line.
+    @inline(always) func stringOp(_ opcode: UInt8) {
+        if repPrefix != 0 { return repeatedStringOp(opcode) }
+        let size = opcode & 1 == 0 ? 1 : opSize
+        stringStep(opcode, size, flag(F.df) ? UInt32(bitPattern: Int32(-size)) : UInt32(size))
+    }
+
+    func repeatedStringOp(_ opcode: UInt8) {
         let size = opcode & 1 == 0 ? 1 : opSize
         let delta = flag(F.df) ? UInt32(bitPattern: Int32(-size)) : UInt32(size)
         let compares = opcode == 0xA6 || opcode == 0xA7 || opcode == 0xAE || opcode == 0xAF
-        if repPrefix == 0 {
-            stringStep(opcode, size, delta)
-            return
-        }
         if opcode & 0xFE == 0xA4 || opcode & 0xFE == 0xAA, repeatedMoveOrStoreInBulk(opcode, size) { return }
         while regs[Reg.cx] & indexMask != 0 {
             stringStep(opcode, size, delta)
             if adSize32 { regs[Reg.cx] &-= 1 } else { setReg(Reg.cx, 2, (regs[Reg.cx] &- 1) & 0xFFFF) }
-            if compares && flag(F.zf) != (repPrefix == 0xF3) { break }
+            // condition(4): ZF, read from a pending CMPS/SCAS without folding the rest.
+            if compares && condition(4) != (repPrefix == 0xF3) { break }
             if stop != nil { break }
         }
     }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// 80x25 colour text mode: the character cells live in guest memory at 0xB8000; this device
 /// answers the CRTC (cursor) and status ports and renders the screen as text.
 public final class VGAText: PortDevice {
@@ -28,7 +34,11 @@ public final class VGAText: PortDevice {
         let start = Int(VGAText.base) + startCell * 2
         guard start + count <= memory.size else { return true }
         let page = UnsafeBufferPointer(start: memory.bytes + start, count: count)
-        if start == lastPageStart && page.elementsEqual(lastPage) { return false }
+        // memcmp: the generic elementsEqual went byte by byte through iterators.
+        if start == lastPageStart && lastPage.count == count
+            && lastPage.withUnsafeBytes({ memcmp($0.baseAddress!, page.baseAddress!, count) }) == 0 {
+            return false
+        }
         lastPageStart = start
         lastPage = Array(page)
         return true

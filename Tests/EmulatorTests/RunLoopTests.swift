@@ -1,0 +1,45 @@
+import Emulator
+import Foundation
+import XCTest
+
+/// The run loop executes slices of instructions with one budget test per instruction; an
+/// instruction needing attention (limit fault, halt, stop) cuts the slice. Tracing runs
+/// the same guest one `step()` at a time. Both must stop after exactly the same number of
+/// instructions in the same state, wherever the budget ends.
+final class RunLoopTests: XCTestCase {
+    private func state(_ code: [UInt8], budget: UInt64, traced: Bool) throws -> String {
+        var options = MachineOptions()
+        options.maxInstructions = budget
+        options.timeoutSeconds = 20
+        let machine = try Machine(disk: MemoryBlockDevice(code + [UInt8](repeating: 0, count: (1 << 20) - code.count)), options: options)
+        if traced { machine.traceSink = { _ in } }
+        let outcome = machine.run()
+        let cpu = machine.cpu
+        let regs = (0..<8).map { String(cpu.reg32($0), radix: 16) }.joined(separator: " ")
+        return "\(outcome) count=\(cpu.instructionCount) eip=\(String(cpu.eip, radix: 16)) cs=\(cpu.segment(Seg.cs)) "
+            + "flags=\(String(cpu.flags, radix: 16)) \(regs) console=\(machine.debugConsoleOutput.count)"
+    }
+
+    private func compare(_ name: String, budgets: [UInt64]) throws {
+        let dir = try Tools.makeTempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let code = try Tools.assemble(name, into: dir)
+        for budget in budgets {
+            let sliced = try state(code, budget: budget, traced: false)
+            XCTAssertEqual(sliced, try state(code, budget: budget, traced: true), "\(name), budget \(budget)")
+            if sliced.hasPrefix("budgetExhausted") { XCTAssertTrue(sliced.contains("count=\(budget) "), sliced) }
+        }
+    }
+
+    /// Every budget through the protected-mode guest (562 instructions: limit faults
+    /// rolled back, exceptions, far transfers, the debug exit).
+    func testProtectedModeGuestAtEveryBudget() throws {
+        try compare("protected-mode", budgets: Array(1...600))
+    }
+
+    /// The BIOS-services guest halts for timer interrupts (halts cut slices, time is
+    /// skipped) and calls the BIOS through traps: 10879 instructions to its debug exit.
+    func testHaltingGuestAcrossSlices() throws {
+        try compare("bios-services", budgets: Array(stride(from: 1, through: 11_000, by: 97)) + [50_000_000])
+    }
+}
