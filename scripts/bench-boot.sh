@@ -13,8 +13,7 @@ runs=${1:-3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-(cd "$root" && swift build -c release --product img >/dev/null)
-img="$root/.build/release/img"
+img=$(bash "$root/scripts/build-release.sh" 2>/dev/null)
 
 # Images.
 nasm -f bin -o "$tmp/rung1.bin" "$root/testdata/boot/rung1.asm"

@@ -6,11 +6,7 @@
 #   usage: scripts/bench-check.sh [path-to-img]   (default: release build, built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Its own scratch path, so a dynamically linked release build elsewhere is never measured.
-IMG=${1:-.build-static/release/img}
-# The release binary links the Swift runtime statically (as a shipped Linux binary would):
-# that keeps its startup memory near a C program's.
-[ -n "${1:-}" ] || swift build -c release --static-swift-stdlib --product img --scratch-path .build-static >/dev/null
+IMG=${1:-$(bash scripts/build-release.sh 2>/dev/null)}
 WORK=$(mktemp -d /dev/shm/bench-check.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 SRC=$WORK/src.qcow2

@@ -16,9 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" != "--no-build" ]]; then
-    swift build -c release --product img >&2
+    bash scripts/build-release.sh >/dev/null
 fi
-IMG=${IMG:-$(swift build -c release --show-bin-path)/img}
+IMG=${IMG:-$PWD/.build-static/release/img}
 BENCH_DIR=${BENCH_DIR:-/dev/shm/img-bench}
 REPEAT=${REPEAT:-2}
 mkdir -p "$BENCH_DIR"

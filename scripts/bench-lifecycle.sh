@@ -6,8 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-256}
-swift build -c release --product img >/dev/null
-IMG=$PWD/.build/release/img
+IMG=$(bash scripts/build-release.sh 2>/dev/null)
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 

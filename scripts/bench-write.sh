@@ -13,8 +13,7 @@ cd "$(dirname "$0")/.."
 REPS=${REPS:-3}
 dir=${BENCH_DIR:-/dev/shm/img-bench-write}
 bash scripts/setup.sh qemu-utils time
-swift build -c release --product img >&2
-img=$PWD/.build/release/img
+img=$(bash scripts/build-release.sh)
 mkdir -p "$dir"
 trap 'rm -rf "$dir"' EXIT
 

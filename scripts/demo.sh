@@ -5,8 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-swift build -c release --product img >&2
-img=.build/release/img
+img=$(bash scripts/build-release.sh)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp testdata/sample.raw "$work/sample.raw"
