@@ -110,6 +110,8 @@ public final class CPU {
     let decodeCache: DecodeCache
     /// The cache's slots, held here so a lookup is one load from the CPU.
     let decodeSlots: UnsafeMutablePointer<DecodedInstruction>
+    /// The block cache's headers, held here for the same reason.
+    let blockHeaders: UnsafeMutablePointer<BlockHeader>
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
@@ -146,6 +148,7 @@ public final class CPU {
         decoded = uncachedDecode
         decodeCache = memory.decodeCache
         decodeSlots = memory.decodeCache.slots
+        blockHeaders = memory.decodeCache.blocks.headers
         segSel.initialize(repeating: 0, count: 6)
         segBase.initialize(repeating: 0, count: 6)
         segLimit.initialize(repeating: 0xFFFF, count: 6)

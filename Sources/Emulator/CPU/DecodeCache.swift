@@ -20,6 +20,8 @@ final class DecodeCache {
     /// One byte per line, nonzero when the line may hold decoded bytes.
     let marks: UnsafeMutablePointer<UInt8>
     private let lineCount: Int
+    /// Compiled blocks of the kept decodes, dropped with them.
+    let blocks = BlockCache()
 
     init(memorySize: Int) {
         // calloc: untouched zero pages until used, for the slots (an all-zero slot has tag 0,
@@ -50,6 +52,14 @@ final class DecodeCache {
         for line in first...last where line < lineCount { marks[line] = 1 }
     }
 
+    /// Marks the lines of [linear, linear + count) as holding code that was decoded.
+    func mark(_ linear: UInt32, count: Int) {
+        guard count > 0 else { return }
+        let first = Int(linear >> DecodeCache.lineShift)
+        let last = Int((linear &+ UInt32(count) &- 1) >> DecodeCache.lineShift)
+        for line in first...max(first, last) where line < lineCount { marks[line] = 1 }
+    }
+
     /// Bytes at `address` changed and its line is marked: drop every decode that may
     /// overlap the line, that is every one starting in it or in the line before.
     @inline(never) func invalidate(line: Int) {
@@ -58,6 +68,7 @@ final class DecodeCache {
         let firstSlot = (max(line - 1, 0) * size) & (DecodeCache.slotCount - 1)
         let count = line == 0 ? size : 2 * size
         for i in 0..<count { slots[(firstSlot + i) & (DecodeCache.slotCount - 1)].tag = 0 }
+        blocks.invalidate(start: max(line - 1, 0) * size, count: count)
     }
 
     /// Bytes [address, address + count) changed.
@@ -72,5 +83,6 @@ final class DecodeCache {
     func flush() {
         for i in 0..<DecodeCache.slotCount { slots[i].tag = 0 }
         memset(marks, 0, lineCount)
+        blocks.flush()
     }
 }

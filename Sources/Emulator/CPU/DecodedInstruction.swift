@@ -29,6 +29,10 @@ struct DecodedInstruction {
     /// Bit n: segment n may be accessed. FS and GS are reachable only through a prefix,
     /// so a limited (often null) FS or GS costs no rollback snapshot until named.
     var reachableSegments: UInt8 = 0
+    /// Offsets from the start of the block holding this copy (Blocks/BlockCache.swift): of
+    /// the instruction, of its immediate (where EIP stands when it runs) and of the next
+    /// instruction. Unused in the decode cache's own slots.
+    var blockStart: UInt8 = 0, blockImmediate: UInt8 = 0, blockEnd: UInt8 = 0
     /// FFFF or FFFFFFFF by the address size: effective addresses are masked with it.
     var addressMask: UInt32 = 0xFFFF
 

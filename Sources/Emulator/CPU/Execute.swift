@@ -14,6 +14,18 @@ extension CPU {
             // One test per instruction: an instruction that needs attention (a limit
             // fault to raise, a stop, a halt) cuts the budget so that this loop ends.
             repeat {
+                // 32-bit code runs compiled blocks (Blocks/) when the budget covers one and
+                // none of the segments it reaches has a limit to check.
+                if codeBig && model == .i386 {
+                    let key = codeKey &+ UInt64(eip)
+                    let header = blockHeaders + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
+                    if (header.pointee.tag == key || buildBlock(key, header))
+                        && UInt64(header.pointee.count) <= runRemaining
+                        && limitCheckMask & header.pointee.reachableSegments == 0 {
+                        runCompiled(header, key)
+                        continue
+                    }
+                }
                 startEIP = eip
                 decodeCurrent()
                 let d = decoded

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a compiled block (BlockCompiler.swift) starts and what it holds. `tag` is the
+/// decode-cache tag of its first instruction (see `DecodedInstruction.tag`).
+struct BlockHeader {
+    var tag: UInt64 = 0
+    var ops: UnsafeMutablePointer<MicroOp>?
+    /// The decodes of the same instructions, for the ones that run through `execute`.
+    var decodes: UnsafeMutablePointer<DecodedInstruction>?
+    var count: UInt32 = 0
+    /// Segments the block's instructions may reach (OR of their `reachableSegments`).
+    var reachableSegments: UInt8 = 0
+}
+
+/// Compiled blocks of 32-bit code: headers direct-mapped by the linear address of the
+/// first instruction, and the blocks' micro-ops and decodes in arenas that are emptied
+/// when they fill. A block's bytes lie within the 64-byte line it starts in and the line
+/// after (and are marked in the decode cache's line map), so a write into a marked line
+/// drops the blocks starting in that line or the one before (`DecodeCache.invalidate(line:)`).
+final class BlockCache {
+    static let headerCount = 1 << 14
+    static let maxInstructions = 32
+    static let arenaCapacity = 1 << 16
+
+    let headers: UnsafeMutablePointer<BlockHeader>
+    private let ops: UnsafeMutablePointer<MicroOp>
+    private let decodes: UnsafeMutablePointer<DecodedInstruction>
+    private var used = 0
+
+    init() {
+        // calloc: all-zero headers are empty (tag 0), and untouched pages cost nothing.
+        guard let rawHeaders = calloc(BlockCache.headerCount, MemoryLayout<BlockHeader>.stride),
+              let rawOps = calloc(BlockCache.arenaCapacity, MemoryLayout<MicroOp>.stride),
+              let rawDecodes = calloc(BlockCache.arenaCapacity, MemoryLayout<DecodedInstruction>.stride) else {
+            fatalError("cannot allocate the block cache")
+        }
+        headers = rawHeaders.bindMemory(to: BlockHeader.self, capacity: BlockCache.headerCount)
+        ops = rawOps.bindMemory(to: MicroOp.self, capacity: BlockCache.arenaCapacity)
+        decodes = rawDecodes.bindMemory(to: DecodedInstruction.self, capacity: BlockCache.arenaCapacity)
+    }
+
+    deinit {
+        free(headers)
+        free(ops)
+        free(decodes)
+    }
+
+    @inline(__always) func header(_ key: UInt64) -> UnsafeMutablePointer<BlockHeader> {
+        headers + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
+    }
+
+    /// Room for one block. When the arenas are full every block is dropped: this runs only
+    /// between blocks, so no block is running from them.
+    func reserve() -> (UnsafeMutablePointer<MicroOp>, UnsafeMutablePointer<DecodedInstruction>) {
+        if used + BlockCache.maxInstructions > BlockCache.arenaCapacity { flush() }
+        return (ops + used, decodes + used)
+    }
+
+    /// Takes the `count` entries written at `reserve()`.
+    func commit(count: Int) { used += count }
+
+    /// Drops the blocks whose first instruction starts in [start, start + count).
+    func invalidate(start: Int, count: Int) {
+        for i in 0..<count { headers[(start + i) & (BlockCache.headerCount - 1)].tag = 0 }
+    }
+
+    func flush() {
+        for i in 0..<BlockCache.headerCount { headers[i].tag = 0 }
+        used = 0
+    }
+}

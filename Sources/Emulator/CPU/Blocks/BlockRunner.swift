@@ -1,0 +1,140 @@
+/// Running compiled blocks (32-bit code): the micro-ops of a block run back to back with
+/// no per-instruction decode lookup, EIP or budget update. That is exact because a
+/// specialized micro-op cannot fault (the block only runs when none of the segments it
+/// reaches has a limit to check; see `runCompiled`'s caller), reads neither EIP nor the
+/// instruction count, and touches no device. `generic` micro-ops run through `execute`
+/// with EIP, the instruction count and the decode state set as the interpreter loop
+/// sets them.
+extension CPU {
+    /// Runs the block of `header` (tag `key`, starting at EIP) until it ends, a branch is
+    /// taken, an instruction needs attention or moved EIP anywhere but the next one, or a
+    /// store wrote over the block. The caller checked that the budget covers the block.
+    @inline(never) func runCompiled(_ header: UnsafeMutablePointer<BlockHeader>, _ key: UInt64) {
+        let base = eip
+        let ops = header.pointee.ops.unsafelyUnwrapped
+        let last = Int(header.pointee.count) - 1
+        let startRemaining = runRemaining
+        var i = 0
+        while true {
+            // Fields are read where used: copying the whole micro-op first cost ten loads.
+            let m = ops + i
+            let a = Int(m.pointee.a)
+            switch m.pointee.kind {
+            case .generic:
+                runRemaining = startRemaining &- UInt64(i)
+                if !runGeneric(header.pointee.decodes.unsafelyUnwrapped + i, base, header, key) { return }
+            case .moveRegisters: regs[a] = regs[Int(m.pointee.b)]
+            case .load: regs[a] = read(Int(m.pointee.segment), address(m), 4, wide: true)
+            case .store:
+                write(Int(m.pointee.segment), address(m), 4, regs[a], wide: true)
+                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+            case .loadByte: setReg(a, 1, read(Int(m.pointee.segment), address(m), 1, wide: true))
+            case .storeByte:
+                write(Int(m.pointee.segment), address(m), 1, getReg(a, 1), wide: true)
+                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+            case .moveImmediateToRegister: regs[a] = m.pointee.immediate
+            case .moveImmediateToMemory:
+                write(Int(m.pointee.segment), address(m), 4, m.pointee.immediate, wide: true)
+                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+            case .aluRegisters:
+                let operation = Int(m.pointee.operation)
+                let r = alu(operation, regs[a], regs[Int(m.pointee.b)], 4)
+                if operation != 7 { regs[a] = r }
+            case .aluLoad:
+                let operation = Int(m.pointee.operation)
+                let r = alu(operation, regs[a], read(Int(m.pointee.segment), address(m), 4, wide: true), 4)
+                if operation != 7 { regs[a] = r }
+            case .aluStore:
+                let operation = Int(m.pointee.operation), seg = Int(m.pointee.segment), off = address(m)
+                let r = alu(operation, read(seg, off, 4, wide: true), regs[a], 4)
+                if operation != 7 {
+                    write(seg, off, 4, r, wide: true)
+                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                }
+            case .aluImmediateRegister:
+                let operation = Int(m.pointee.operation)
+                let r = alu(operation, regs[a], m.pointee.immediate, 4)
+                if operation != 7 { regs[a] = r }
+            case .aluImmediateMemory:
+                let operation = Int(m.pointee.operation), seg = Int(m.pointee.segment), off = address(m)
+                let r = alu(operation, read(seg, off, 4, wide: true), m.pointee.immediate, 4)
+                if operation != 7 {
+                    write(seg, off, 4, r, wide: true)
+                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                }
+            case .testRegisters: _ = logicResult(regs[Int(m.pointee.b)] & regs[a], 4)
+            case .testMemory: _ = logicResult(read(Int(m.pointee.segment), address(m), 4, wide: true) & regs[a], 4)
+            case .shiftRegister: regs[a] = shiftRotate(Int(m.pointee.operation), regs[a], m.pointee.immediate, 4)
+            case .loadAddress: regs[a] = address(m)
+            case .extendRegister: regs[a] = extend(getReg(Int(m.pointee.b), m.pointee.operation & 1 == 0 ? 1 : 2), m.pointee.operation)
+            case .extendMemory:
+                let size = m.pointee.operation & 1 == 0 ? 1 : 2
+                regs[a] = extend(read(Int(m.pointee.segment), address(m), size, wide: true), m.pointee.operation)
+            case .push:
+                push(regs[a], 4)
+                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+            case .pop: regs[a] = pop(4)
+            case .increment: regs[a] = incdec(regs[a], false, 4)
+            case .decrement: regs[a] = incdec(regs[a], true, 4)
+            case .jcc:
+                if condition(Int(m.pointee.operation)) {
+                    runRemaining = startRemaining &- UInt64(i &+ 1)
+                    eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
+                    return
+                }
+            case .jump:
+                runRemaining = startRemaining &- UInt64(i &+ 1)
+                eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
+                return
+            case .call:
+                runRemaining = startRemaining &- UInt64(i &+ 1)
+                let next = base &+ UInt32(m.pointee.end)
+                push(next, 4)
+                eip = next &+ m.pointee.immediate
+                return
+            case .returnNear:
+                runRemaining = startRemaining &- UInt64(i &+ 1)
+                eip = pop(4)
+                return
+            }
+            if i == last { return leave(after: i, base, m.pointee.end, startRemaining) }
+            i &+= 1
+        }
+    }
+
+    /// Leaves the block after micro-op `i` with EIP at the next instruction.
+    @inline(__always) private func leave(after i: Int, _ base: UInt32, _ end: UInt8, _ startRemaining: UInt64) {
+        runRemaining = startRemaining &- UInt64(i &+ 1)
+        eip = base &+ UInt32(end)
+    }
+
+    /// base + index << scale + displacement (32-bit addressing).
+    @inline(__always) private func address(_ m: UnsafeMutablePointer<MicroOp>) -> UInt32 {
+        let indexScale = m.pointee.indexScale
+        return regs[Int(m.pointee.base)] &+ (regs[Int(indexScale & 15)] &<< UInt32(indexScale &>> 4)) &+ m.pointee.displacement
+    }
+
+    /// MOVZX (0F B6/B7) or MOVSX (0F BE/BF) of `v` to 32 bits.
+    @inline(__always) private func extend(_ v: UInt32, _ opcode2: UInt8) -> UInt32 {
+        if opcode2 < 0xBE { return v }
+        return UInt32(bitPattern: Int32(truncatingIfNeeded: signExtend(v, opcode2 & 1 == 0 ? 1 : 2)))
+    }
+
+    /// One instruction of a block through `execute`, as the interpreter loop runs it; the
+    /// caller set `runRemaining` for it. True when the block may go on with the next one.
+    @inline(never) private func runGeneric(_ d: UnsafeMutablePointer<DecodedInstruction>, _ base: UInt32,
+                                           _ header: UnsafeMutablePointer<BlockHeader>, _ key: UInt64) -> Bool {
+        startEIP = base &+ UInt32(d.pointee.blockStart)
+        eip = base &+ UInt32(d.pointee.blockImmediate)
+        decoded = d
+        prefixes = d.pointee.prefixes
+        if limitCheckMask & d.pointee.reachableSegments != 0 { saveForRollback() }
+        execute(d.pointee.opcode, d.pointee.family)
+        runRemaining &-= 1
+        if attention { return false }
+        // Anything that moved EIP elsewhere, changed CS or its size, wrote over the block or
+        // gave one of its segments a limit to check ends the block.
+        return eip == base &+ UInt32(d.pointee.blockEnd) && codeKey &+ UInt64(base) == key
+            && header.pointee.tag == key && limitCheckMask & header.pointee.reachableSegments == 0
+    }
+}

@@ -1,0 +1,31 @@
+/// What a compiled block runs for one instruction (BlockRunner.swift): a specialized
+/// form with its operands resolved, or `generic`, which runs the instruction's decode
+/// through `execute` like the interpreter loop.
+enum MicroKind: UInt8 {
+    case generic
+    // Dword forms with 32-bit addresses (the memory operand is base + index << scale + displacement).
+    case moveRegisters, load, store, loadByte, storeByte, moveImmediateToRegister, moveImmediateToMemory
+    case aluRegisters, aluLoad, aluStore, aluImmediateRegister, aluImmediateMemory
+    case testRegisters, testMemory, shiftRegister, loadAddress, extendRegister, extendMemory
+    case push, pop, increment, decrement
+    // Control transfers: a not-taken Jcc goes on with the next micro-op, the others end the block.
+    case jcc, jump, call, returnNear
+}
+
+/// 16 bytes. `a` is the register operand (destination of loads and ALU forms), `b` the
+/// source register; `operation` the ALU or shift operation, the condition code or the
+/// MOVZX/MOVSX opcode byte.
+struct MicroOp {
+    var kind: MicroKind = .generic
+    var a: UInt8 = 0
+    var b: UInt8 = 0
+    var operation: UInt8 = 0
+    var base: UInt8 = 8
+    var indexScale: UInt8 = 8
+    var segment: UInt8 = 0
+    /// Offset of the next instruction from the block's first.
+    var end: UInt8 = 0
+    var displacement: UInt32 = 0
+    /// Immediate operand, or a jump's relative displacement.
+    var immediate: UInt32 = 0
+}

@@ -1,0 +1,223 @@
+; 32-bit flat protected-mode workload for the compiled blocks (Sources/Emulator/CPU/Blocks):
+; every specialized micro-op form with registers and memory, taken and not-taken branches,
+; LOOP/JECXZ, calls, flags through PUSHFD/POPFD, and code that rewrites an immediate and
+; an opcode later in its own block. RunLoopTests runs it sliced (blocks) and stepped (the
+; interpreter) at many budgets; the guest checks its own results and writes a checksum.
+; Exit status 0x21 (-> 67) on success, 0x7F (-> 255) on a failed check.
+        bits 16
+        org 0x7C00
+boot:
+        cli
+        xor ax, ax
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov sp, 0x7C00
+        mov ax, 0x0204              ; the rest of this file: sectors 2-5 to 0:7E00
+        mov cx, 0x0002
+        xor dh, dh
+        mov bx, 0x7E00
+        int 0x13
+        jc real_fail
+        jmp start
+real_fail:
+        mov al, 0x7F
+        out 0xF4, al
+        hlt
+        times 510 - ($ - $$) db 0
+        dw 0xAA55
+
+start:
+        lgdt [gdt_desc]
+        mov eax, cr0
+        or al, 1
+        mov cr0, eax
+        jmp 0x08:pm32
+
+        bits 32
+pm32:
+        mov ax, 0x10
+        mov ds, ax
+        mov es, ax
+        mov ss, ax
+        mov esp, 0x9000
+        mov ebp, data
+        xor esi, esi                ; checksum
+
+        ; ALU forms: all eight operations, register/register, register/memory and immediates.
+        mov ecx, 40
+        mov eax, 0x12345678
+        mov ebx, 0x9ABCDEF0
+alu_loop:
+        add eax, ebx
+        adc ebx, ecx
+        sub eax, ecx
+        sbb edx, eax
+        and ebx, 0xFFF0FFFF
+        or edx, ecx
+        xor eax, edx
+        cmp eax, ebx
+        setb dl
+        add [ebp], eax
+        sub [ebp + 4], ebx
+        xor ebx, [ebp]
+        adc eax, [ebp + 4]
+        cmp [ebp + 8], ecx
+        adc dword [ebp + 8], 3
+        sbb dword [ebp + 12], 0x11
+        and dword [ebp + 12], 0x7FFFFFFF
+        or eax, 0x101
+        add esi, eax
+        add esi, ebx
+        add esi, edx
+        dec ecx
+        jnz alu_loop
+
+        ; Byte operations, TEST, shifts, LEA with a scaled index, MOVZX and MOVSX.
+        mov ecx, 30
+        lea edi, [ebp + 16]
+byte_loop:
+        mov [edi + ecx], cl
+        mov al, [edi + ecx]
+        cmp al, 7
+        adc al, 0x20
+        and al, 0x3F
+        test eax, eax
+        test ecx, [ebp]
+        test eax, 0x10
+        test al, 1
+        jz .even
+        shl eax, 3
+        jmp .shifted
+.even:
+        shr eax, 1
+        sar ebx, 5
+        rol edx, 7
+.shifted:
+        lea ebx, [ebx + ecx * 4 + 0x100]
+        movzx edx, byte [edi + ecx]
+        movsx eax, byte [edi + ecx - 1]
+        movzx ebx, bx
+        movsx edx, dx
+        mov byte [ebp + 80], 0xF0
+        movsx edx, byte [ebp + 80]
+        movzx eax, word [ebp + 80]
+        add esi, eax
+        add esi, ebx
+        add esi, edx
+        loop byte_loop
+
+        ; Stack, calls, flags and the carry/direction operations.
+        mov ecx, 25
+stack_loop:
+        push ecx
+        push esi
+        call leaf
+        pop ebx
+        pop edx
+        stc
+        adc esi, edx
+        clc
+        adc esi, ebx
+        cmc
+        adc esi, 0
+        pushfd
+        pop eax
+        and eax, 0x8D5
+        add esi, eax
+        std
+        cld
+        push eax
+        popfd
+        inc edx
+        dec ebx
+        inc dword [ebp + 96]
+        dec dword [ebp + 100]
+        add esi, [ebp + 96]
+        add esi, [ebp + 100]
+        dec ecx
+        jnz stack_loop
+        xor ecx, ecx
+        jecxz .no_count
+        jmp fail
+.no_count:
+
+        ; MUL, SHRD/SHLD with registers and memory, MOV immediate forms.
+        mov ecx, 20
+        mov dword [ebp + 104], 0x13579BDF
+mul_loop:
+        mov eax, 0x0DEADBEF
+        mov edx, ecx
+        mul edx
+        mul dword [ebp + 104]
+        add esi, eax
+        add esi, edx
+        mov ebx, 0xCAFEF00D
+        shrd eax, ebx, 7
+        shld edx, eax, 3
+        shrd [ebp + 104], ebx, 5
+        shld [ebp + 108], edx, 11
+        mov dword [ebp + 112], 0x55AA55AA
+        mov edi, 0xA5A5A5A5
+        add esi, eax
+        add esi, edx
+        add esi, [ebp + 104]
+        add esi, [ebp + 108]
+        add esi, [ebp + 112]
+        add esi, edi
+        loop mul_loop
+
+        ; Self-modifying code: the stores rewrite an immediate and an opcode that come
+        ; later in the same straight-line run; the new bytes must be the ones executed.
+        mov ecx, 6
+smc_loop:
+        mov [patch_imm + 1], ecx
+        mov byte [patch_op], 0x40   ; INC EAX (was NOP)
+patch_imm:
+        mov eax, 0x11111111
+patch_op:
+        nop
+        lea edx, [ecx + 1]
+        cmp eax, edx
+        jne fail
+        mov byte [patch_op], 0x90
+        add esi, eax
+        loop smc_loop
+
+        ; Report: the checksum on the debug console as 8 hex digits, then the exit.
+        mov ecx, 8
+hex_loop:
+        rol esi, 4
+        mov eax, esi
+        and eax, 15
+        mov al, [hex_digits + eax]
+        out 0xE9, al
+        loop hex_loop
+        mov al, 0x21
+        out 0xF4, al
+        hlt
+
+leaf:
+        mov eax, [esp + 4]
+        add eax, [esp + 8]
+        xor esi, eax
+        ret
+
+fail:
+        mov al, 0x7F
+        out 0xF4, al
+        hlt
+
+hex_digits: db "0123456789ABCDEF"
+        align 8
+gdt:
+        dq 0
+        dq 0x00CF9A000000FFFF       ; 0x08: code, flat, 32-bit
+        dq 0x00CF92000000FFFF       ; 0x10: data, flat
+gdt_desc:
+        dw gdt_desc - gdt - 1
+        dd gdt
+        align 16
+data:
+        times 128 db 0x5A
+        times 512 * 5 - ($ - $$) db 0
