@@ -19,21 +19,21 @@ extension CPU {
     /// LOOPNE, LOOPE, LOOP, JCXZ (E0-E3). The counter is CX or ECX by address size.
     @inline(always) func loop(_ opcode: UInt8) {
         let d = UInt32(bitPattern: Int32(Int8(bitPattern: fetch8())))
-        let mask: UInt32 = adSize32 ? 0xFFFF_FFFF : 0xFFFF
+        if loopTaken(opcode, countMask: adSize32 ? 0xFFFF_FFFF : 0xFFFF) { jumpRelative(d) }
+    }
+
+    /// LOOPNE/LOOPE/LOOP (E0-E2) count CX or ECX (`countMask`) down; whether the branch
+    /// of those or of JCXZ/JECXZ (E3) is taken.
+    @inline(always) func loopTaken(_ opcode: UInt8, countMask mask: UInt32) -> Bool {
         var count = regs[Reg.cx] & mask
-        let take: Bool
-        if opcode == 0xE3 {
-            take = count == 0
-        } else {
-            count = (count &- 1) & mask
-            regs[Reg.cx] = (regs[Reg.cx] & ~mask) | count
-            switch opcode {
-            case 0xE0: take = count != 0 && !flag(F.zf)
-            case 0xE1: take = count != 0 && flag(F.zf)
-            default: take = count != 0
-            }
+        if opcode == 0xE3 { return count == 0 }
+        count = (count &- 1) & mask
+        regs[Reg.cx] = (regs[Reg.cx] & ~mask) | count
+        switch opcode {
+        case 0xE0: return count != 0 && !flag(F.zf)
+        case 0xE1: return count != 0 && flag(F.zf)
+        default: return count != 0
         }
-        if take { jumpRelative(d) }
     }
 
     @inline(always) func callRelative() {

@@ -27,15 +27,19 @@ extension CPU {
 
     func sahf() { putFlags(0xD5, getReg(4, 1) & 0xD5) }
 
-    @inline(always) func pushFlags() {
+    @inline(always) func pushFlags() { pushFlags(size: opSize) }
+
+    @inline(always) func pushFlags(size: Int) {
         // VM and RF are never pushed.
-        push(flags & (opSize32 ? 0x00FC_FFFF : 0xFFFF), opSize)
+        push(flags & (size == 4 ? 0x00FC_FFFF : 0xFFFF), size)
     }
 
-    @inline(always) func popFlags() {
-        let v = pop(opSize)
+    @inline(always) func popFlags() { popFlags(size: opSize) }
+
+    @inline(always) func popFlags(size: Int) {
+        let v = pop(size)
         let wasIF = flag(F.if)
-        loadFlags(v, size: opSize)
+        loadFlags(v, size: size)
         if !wasIF && flag(F.if) { interruptShadow = true }
     }
 

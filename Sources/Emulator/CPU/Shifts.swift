@@ -95,9 +95,16 @@ extension CPU {
     }
 
     @inline(always) private func doubleShift(left: Bool, count rawCount: UInt32, size: Int) {
-        let dst = readRM(size), src = getReg(modrmReg, size)
+        if let r = doubleShifted(left: left, readRM(size), getReg(modrmReg, size), count: rawCount, size) {
+            writeRM(size, r)
+        }
+    }
+
+    /// `dst` shifted by `rawCount` with the bits of `src` coming in, the flags recorded;
+    /// nil when the count is 0 (nothing changes, not even the flags).
+    @inline(always) func doubleShifted(left: Bool, _ dst: UInt32, _ src: UInt32, count rawCount: UInt32, _ size: Int) -> UInt32? {
         let count = rawCount & 31
-        if count == 0 { return }
+        if count == 0 { return nil }
         let bits = UInt64(truncatingIfNeeded: size &<< 3)
         let mask = UInt64(maskOf(size))
         var r: UInt32, cf: Bool
@@ -113,6 +120,6 @@ extension CPU {
         }
         let of = (r ^ dst) & signOf(size) != 0
         recordResult(r, cf: cf, of: of, size)
-        writeRM(size, r)
+        return r
     }
 }

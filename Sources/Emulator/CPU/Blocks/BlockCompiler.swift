@@ -49,6 +49,38 @@ extension CPU {
         case .pushReg32: m.kind = .push; m.a = opcode & 7
         case .popReg32: m.kind = .pop; m.a = opcode & 7
         case .incDecReg: m.kind = opcode < 0x48 ? .increment : .decrement; m.a = opcode & 7
+        case .group5Decoded where opcode == 0xFF && memory && reg < 2:
+            m.kind = reg == 0 ? .incrementMemory : .decrementMemory
+        case .doubleShiftDecoded:
+            m.kind = memory ? .doubleShiftMemory : .doubleShiftRegister
+            m.a = reg; m.b = rm
+            m.operation = d.pointee.opcode2 == 0xA4 ? 1 : 0
+            m.immediate = d.pointee.immediate
+        case .shift32: m.kind = .shiftMemory; m.operation = reg; m.immediate = d.pointee.immediate
+        case .mulDecoded where d.pointee.size == 4: m.kind = memory ? .multiplyMemory : .multiplyRegister; m.a = rm
+        case .flagOp where opcode != 0xFA && opcode != 0xFB: m.kind = .flagOperation; m.operation = opcode
+        case .pushFlags: m.kind = .pushFlags
+        case .popFlags: m.kind = .popFlags
+        case .alu: // 04/05 forms: AL or EAX with an immediate
+            m.kind = opcode & 1 == 0 ? .aluImmediateByteRegister : .aluImmediateRegister
+            m.a = UInt8(Reg.ax)
+            m.operation = (opcode >> 3) & 7
+            m.immediate = opcode & 1 == 0 ? UInt32(mem.read8(linear)) : mem.read32(linear)
+        case .aluImmediateDecoded where d.pointee.size == 1:
+            m.kind = memory ? .aluImmediateByteMemory : .aluImmediateByteRegister
+            m.a = rm
+            m.operation = reg
+            m.immediate = d.pointee.immediate
+        case .testAccImm:
+            m.kind = opcode == 0xA8 ? .testImmediateByte : .testImmediate
+            m.a = UInt8(Reg.ax)
+            m.immediate = opcode == 0xA8 ? UInt32(mem.read8(linear)) : mem.read32(linear)
+        case .testRM where d.pointee.size == 1: m.kind = memory ? .testMemoryByte : .testRegistersByte; m.a = reg; m.b = rm
+        case .movRegImm8: m.kind = .moveImmediateByte; m.a = opcode & 7; m.immediate = UInt32(mem.read8(linear))
+        case .loop:
+            m.kind = .loop
+            m.operation = opcode
+            m.immediate = UInt32(bitPattern: Int32(Int8(bitPattern: mem.read8(linear))))
         case .jccShort: m.kind = .jcc; m.operation = opcode & 0xF; m.immediate = d.pointee.displacement
         case .jccNearDecoded:
             m.kind = .jcc; m.operation = d.pointee.opcode2 & 0xF; m.immediate = d.pointee.displacement

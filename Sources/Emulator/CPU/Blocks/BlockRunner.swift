@@ -9,13 +9,15 @@ extension CPU {
     /// Runs the block of `header` (tag `key`, starting at EIP) until it ends, a branch is
     /// taken, an instruction needs attention or moved EIP anywhere but the next one, or a
     /// store wrote over the block. The caller checked that the budget covers the block.
-    @inline(never) func runCompiled(_ header: UnsafeMutablePointer<BlockHeader>, _ key: UInt64) {
+    @inline(never) func runCompiled(_ firstHeader: UnsafeMutablePointer<BlockHeader>, _ firstKey: UInt64) {
+        var header = firstHeader, key = firstKey
+        while true {
         let base = eip
         let ops = header.pointee.ops.unsafelyUnwrapped
         let last = Int(header.pointee.count) - 1
         let startRemaining = runRemaining
         var i = 0
-        while true {
+        ops: while true {
             // Fields are read where used: copying the whole micro-op first cost ten loads.
             let m = ops + i
             let a = Int(m.pointee.a)
@@ -76,29 +78,88 @@ extension CPU {
             case .pop: regs[a] = pop(4)
             case .increment: regs[a] = incdec(regs[a], false, 4)
             case .decrement: regs[a] = incdec(regs[a], true, 4)
+            case .incrementMemory, .decrementMemory:
+                let seg = Int(m.pointee.segment), off = address(m)
+                write(seg, off, 4, incdec(read(seg, off, 4, wide: true), m.pointee.kind == .decrementMemory, 4), wide: true)
+                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+            case .doubleShiftRegister:
+                let b = Int(m.pointee.b)
+                if let r = doubleShifted(left: m.pointee.operation != 0, regs[b], regs[a], count: m.pointee.immediate, 4) {
+                    regs[b] = r
+                }
+            case .doubleShiftMemory:
+                let seg = Int(m.pointee.segment), off = address(m)
+                if let r = doubleShifted(left: m.pointee.operation != 0, read(seg, off, 4, wide: true), regs[a],
+                                         count: m.pointee.immediate, 4) {
+                    write(seg, off, 4, r, wide: true)
+                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                }
+            case .shiftMemory:
+                let seg = Int(m.pointee.segment), off = address(m)
+                write(seg, off, 4, shiftRotate(Int(m.pointee.operation), read(seg, off, 4, wide: true), m.pointee.immediate, 4), wide: true)
+                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+            case .multiplyRegister: multiplyInline(regs[a], 4, signed: false)
+            case .multiplyMemory: multiplyInline(read(Int(m.pointee.segment), address(m), 4, wide: true), 4, signed: false)
+            case .flagOperation: flagOp(m.pointee.operation)
+            case .pushFlags:
+                pushFlags(size: 4)
+                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+            case .popFlags: popFlags(size: 4)
+            case .aluImmediateByteRegister:
+                let operation = Int(m.pointee.operation)
+                let r = alu(operation, getReg(a, 1), m.pointee.immediate, 1)
+                if operation != 7 { setReg(a, 1, r) }
+            case .aluImmediateByteMemory:
+                let operation = Int(m.pointee.operation), seg = Int(m.pointee.segment), off = address(m)
+                let r = alu(operation, read(seg, off, 1, wide: true), m.pointee.immediate, 1)
+                if operation != 7 {
+                    write(seg, off, 1, r, wide: true)
+                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                }
+            case .testImmediate: _ = logicResult(regs[a] & m.pointee.immediate, 4)
+            case .testImmediateByte: _ = logicResult(getReg(a, 1) & m.pointee.immediate, 1)
+            case .testRegistersByte: _ = logicResult(getReg(Int(m.pointee.b), 1) & getReg(a, 1), 1)
+            case .testMemoryByte: _ = logicResult(read(Int(m.pointee.segment), address(m), 1, wide: true) & getReg(a, 1), 1)
+            case .moveImmediateByte: setReg(a, 1, m.pointee.immediate)
+            case .loop:
+                if loopTaken(m.pointee.operation, countMask: 0xFFFF_FFFF) {
+                    runRemaining = startRemaining &- UInt64(i &+ 1)
+                    eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
+                    break ops
+                }
             case .jcc:
                 if condition(Int(m.pointee.operation)) {
                     runRemaining = startRemaining &- UInt64(i &+ 1)
                     eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
-                    return
+                    break ops
                 }
             case .jump:
                 runRemaining = startRemaining &- UInt64(i &+ 1)
                 eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
-                return
+                break ops
             case .call:
                 runRemaining = startRemaining &- UInt64(i &+ 1)
                 let next = base &+ UInt32(m.pointee.end)
                 push(next, 4)
                 eip = next &+ m.pointee.immediate
-                return
+                break ops
             case .returnNear:
                 runRemaining = startRemaining &- UInt64(i &+ 1)
                 eip = pop(4)
-                return
+                break ops
             }
-            if i == last { return leave(after: i, base, m.pointee.end, startRemaining) }
+            if i == last { leave(after: i, base, m.pointee.end, startRemaining); break ops }
             i &+= 1
+        }
+        // The block ended at its last instruction or a branch: go on with the block at the
+        // new EIP when it is compiled already and fits the budget, without returning to
+        // the run loop's lookup.
+        let nextKey = codeKey &+ UInt64(eip)
+        let next = blockHeaders + Int(truncatingIfNeeded: nextKey & UInt64(BlockCache.headerCount - 1))
+        guard next.pointee.tag == nextKey, UInt64(next.pointee.count) <= runRemaining,
+              limitCheckMask & next.pointee.reachableSegments == 0 else { return }
+        header = next
+        key = nextKey
         }
     }
 

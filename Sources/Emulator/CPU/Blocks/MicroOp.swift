@@ -7,9 +7,14 @@ enum MicroKind: UInt8 {
     case moveRegisters, load, store, loadByte, storeByte, moveImmediateToRegister, moveImmediateToMemory
     case aluRegisters, aluLoad, aluStore, aluImmediateRegister, aluImmediateMemory
     case testRegisters, testMemory, shiftRegister, loadAddress, extendRegister, extendMemory
-    case push, pop, increment, decrement
+    case push, pop, increment, decrement, incrementMemory, decrementMemory
+    case doubleShiftRegister, doubleShiftMemory, shiftMemory, multiplyRegister, multiplyMemory
+    case flagOperation, pushFlags, popFlags
+    // Byte forms and accumulator immediates.
+    case aluImmediateByteRegister, aluImmediateByteMemory, testImmediate, testImmediateByte
+    case testRegistersByte, testMemoryByte, moveImmediateByte
     // Control transfers: a not-taken Jcc goes on with the next micro-op, the others end the block.
-    case jcc, jump, call, returnNear
+    case jcc, loop, jump, call, returnNear
 }
 
 /// 16 bytes. `a` is the register operand (destination of loads and ALU forms), `b` the
