@@ -62,6 +62,10 @@ alu_loop:
         sub [ebp + 4], ebx
         xor ebx, [ebp]
         adc eax, [ebp + 4]
+        sub ebx, [ebp + 4]
+        sbb eax, [ebp]
+        cmp edx, [ebp + 8]
+        adc esi, 0
         cmp [ebp + 8], ecx
         adc dword [ebp + 8], 3
         sbb dword [ebp + 12], 0x11
@@ -167,21 +171,33 @@ mul_loop:
         add esi, edi
         loop mul_loop
 
-        ; Self-modifying code: the stores rewrite an immediate and an opcode that come
-        ; later in the same straight-line run; the new bytes must be the ones executed.
+        ; Self-modifying code: each store rewrites an immediate or an opcode that comes
+        ; right after it in the same straight-line run; the new bytes must be the ones
+        ; executed. One store form per run: dword, byte, and read-modify-write.
         mov ecx, 6
 smc_loop:
         mov [patch_imm + 1], ecx
-        mov byte [patch_op], 0x40   ; INC EAX (was NOP)
 patch_imm:
         mov eax, 0x11111111
+        cmp eax, ecx
+        jne fail
+        mov dl, 0x40
+        mov [patch_op], dl          ; INC EAX over the NOP
 patch_op:
         nop
         lea edx, [ecx + 1]
         cmp eax, edx
         jne fail
-        mov byte [patch_op], 0x90
+        mov dl, 0x90
+        mov [patch_op], dl
+        mov dword [patch_add + 1], 0
+        add dword [patch_add + 1], ecx
+patch_add:
+        mov ebx, 0x22222222
+        cmp ebx, ecx
+        jne fail
         add esi, eax
+        add esi, ebx
         loop smc_loop
 
         ; Report: the checksum on the debug console as 8 hex digits, then the exit.
