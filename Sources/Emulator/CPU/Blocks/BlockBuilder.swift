@@ -42,7 +42,8 @@ extension CPU {
         guard count > 0 else { return false }
         // Immediates read into micro-ops are not covered by the decodes' marks: mark every byte.
         decodeCache.mark(startLinear, count: Int(decodes[count - 1].blockEnd))
-        blocks.commit(count: count)
+        ops[count] = MicroOp(kind: .blockEnd, end: decodes[count - 1].blockEnd)
+        blocks.commit(count: count + 1)
         header.pointee = BlockHeader(tag: key, ops: ops, decodes: decodes, count: UInt32(count),
                                      reachableSegments: reachable)
         return true

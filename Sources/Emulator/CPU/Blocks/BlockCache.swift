@@ -10,6 +10,7 @@ struct BlockHeader {
     var tag: UInt64 = 0
     var ops: UnsafeMutablePointer<MicroOp>?
     /// The decodes of the same instructions, for the ones that run through `execute`.
+    /// `ops` has one more entry, a `blockEnd`.
     var decodes: UnsafeMutablePointer<DecodedInstruction>?
     var count: UInt32 = 0
     /// Segments the block's instructions may reach (OR of their `reachableSegments`).
@@ -53,10 +54,10 @@ final class BlockCache {
         headers + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
     }
 
-    /// Room for one block. When the arenas are full every block is dropped: this runs only
+    /// Room for one block (and the micro-op that ends it). When the arenas are full every block is dropped: this runs only
     /// between blocks, so no block is running from them.
     func reserve() -> (UnsafeMutablePointer<MicroOp>, UnsafeMutablePointer<DecodedInstruction>) {
-        if used + BlockCache.maxInstructions > BlockCache.arenaCapacity { flush() }
+        if used + BlockCache.maxInstructions + 1 > BlockCache.arenaCapacity { flush() }
         return (ops + used, decodes + used)
     }
 

@@ -14,30 +14,29 @@ extension CPU {
         while true {
         let base = eip
         let ops = header.pointee.ops.unsafelyUnwrapped
-        let last = Int(header.pointee.count) - 1
         let startRemaining = runRemaining
-        var i = 0
+        var m = ops
         ops: while true {
             // Fields are read where used: copying the whole micro-op first cost ten loads.
-            let m = ops + i
             let a = Int(m.pointee.a)
             switch m.pointee.kind {
             case .generic:
+                let i = ops.distance(to: m)
                 runRemaining = startRemaining &- UInt64(i)
                 if !runGeneric(header.pointee.decodes.unsafelyUnwrapped + i, base, header, key) { return }
             case .moveRegisters: regs[a] = regs[Int(m.pointee.b)]
             case .load: regs[a] = read(Int(m.pointee.segment), address(m), 4, wide: true)
             case .store:
                 write(Int(m.pointee.segment), address(m), 4, regs[a], wide: true)
-                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
             case .loadByte: setReg(a, 1, read(Int(m.pointee.segment), address(m), 1, wide: true))
             case .storeByte:
                 write(Int(m.pointee.segment), address(m), 1, getReg(a, 1), wide: true)
-                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
             case .moveImmediateToRegister: regs[a] = m.pointee.immediate
             case .moveImmediateToMemory:
                 write(Int(m.pointee.segment), address(m), 4, m.pointee.immediate, wide: true)
-                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
             case .aluRegisters:
                 let operation = Int(m.pointee.operation)
                 let r = alu(operation, regs[a], regs[Int(m.pointee.b)], 4)
@@ -51,7 +50,7 @@ extension CPU {
                 let r = alu(operation, read(seg, off, 4, wide: true), regs[a], 4)
                 if operation != 7 {
                     write(seg, off, 4, r, wide: true)
-                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                    if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
                 }
             case .aluImmediateRegister:
                 let operation = Int(m.pointee.operation)
@@ -62,7 +61,7 @@ extension CPU {
                 let r = alu(operation, read(seg, off, 4, wide: true), m.pointee.immediate, 4)
                 if operation != 7 {
                     write(seg, off, 4, r, wide: true)
-                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                    if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
                 }
             case .testRegisters: _ = logicResult(regs[Int(m.pointee.b)] & regs[a], 4)
             case .testMemory: _ = logicResult(read(Int(m.pointee.segment), address(m), 4, wide: true) & regs[a], 4)
@@ -74,14 +73,14 @@ extension CPU {
                 regs[a] = extend(read(Int(m.pointee.segment), address(m), size, wide: true), m.pointee.operation)
             case .push:
                 push(regs[a], 4)
-                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
             case .pop: regs[a] = pop(4)
             case .increment: regs[a] = incdec(regs[a], false, 4)
             case .decrement: regs[a] = incdec(regs[a], true, 4)
             case .incrementMemory, .decrementMemory:
                 let seg = Int(m.pointee.segment), off = address(m)
                 write(seg, off, 4, incdec(read(seg, off, 4, wide: true), m.pointee.kind == .decrementMemory, 4), wide: true)
-                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
             case .doubleShiftRegister:
                 let b = Int(m.pointee.b)
                 if let r = doubleShifted(left: m.pointee.operation != 0, regs[b], regs[a], count: m.pointee.immediate, 4) {
@@ -92,18 +91,18 @@ extension CPU {
                 if let r = doubleShifted(left: m.pointee.operation != 0, read(seg, off, 4, wide: true), regs[a],
                                          count: m.pointee.immediate, 4) {
                     write(seg, off, 4, r, wide: true)
-                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                    if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
                 }
             case .shiftMemory:
                 let seg = Int(m.pointee.segment), off = address(m)
                 write(seg, off, 4, shiftRotate(Int(m.pointee.operation), read(seg, off, 4, wide: true), m.pointee.immediate, 4), wide: true)
-                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
             case .multiplyRegister: multiplyInline(regs[a], 4, signed: false)
             case .multiplyMemory: multiplyInline(read(Int(m.pointee.segment), address(m), 4, wide: true), 4, signed: false)
             case .flagOperation: flagOp(m.pointee.operation)
             case .pushFlags:
                 pushFlags(size: 4)
-                if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
             case .popFlags: popFlags(size: 4)
             case .aluImmediateByteRegister:
                 let operation = Int(m.pointee.operation)
@@ -114,7 +113,7 @@ extension CPU {
                 let r = alu(operation, read(seg, off, 1, wide: true), m.pointee.immediate, 1)
                 if operation != 7 {
                     write(seg, off, 1, r, wide: true)
-                    if header.pointee.tag != key { return leave(after: i, base, m.pointee.end, startRemaining) }
+                    if header.pointee.tag != key { return leave(after: m, ops, base, startRemaining) }
                 }
             case .testImmediate: _ = logicResult(regs[a] & m.pointee.immediate, 4)
             case .testImmediateByte: _ = logicResult(getReg(a, 1) & m.pointee.immediate, 1)
@@ -123,33 +122,36 @@ extension CPU {
             case .moveImmediateByte: setReg(a, 1, m.pointee.immediate)
             case .loop:
                 if loopTaken(m.pointee.operation, countMask: 0xFFFF_FFFF) {
-                    runRemaining = startRemaining &- UInt64(i &+ 1)
+                    runRemaining = remaining(after: m, ops, startRemaining)
                     eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
                     break ops
                 }
             case .jcc:
                 if condition(Int(m.pointee.operation)) {
-                    runRemaining = startRemaining &- UInt64(i &+ 1)
+                    runRemaining = remaining(after: m, ops, startRemaining)
                     eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
                     break ops
                 }
             case .jump:
-                runRemaining = startRemaining &- UInt64(i &+ 1)
+                runRemaining = remaining(after: m, ops, startRemaining)
                 eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
                 break ops
             case .call:
-                runRemaining = startRemaining &- UInt64(i &+ 1)
+                runRemaining = remaining(after: m, ops, startRemaining)
                 let next = base &+ UInt32(m.pointee.end)
                 push(next, 4)
                 eip = next &+ m.pointee.immediate
                 break ops
             case .returnNear:
-                runRemaining = startRemaining &- UInt64(i &+ 1)
+                runRemaining = remaining(after: m, ops, startRemaining)
                 eip = pop(4)
                 break ops
+            case .blockEnd:
+                runRemaining = startRemaining &- UInt64(ops.distance(to: m))
+                eip = base &+ UInt32(m.pointee.end)
+                break ops
             }
-            if i == last { leave(after: i, base, m.pointee.end, startRemaining); break ops }
-            i &+= 1
+            m += 1
         }
         // The block ended at its last instruction or a branch: go on with the block at the
         // new EIP when it is compiled already and fits the budget, without returning to
@@ -163,10 +165,17 @@ extension CPU {
         }
     }
 
-    /// Leaves the block after micro-op `i` with EIP at the next instruction.
-    @inline(__always) private func leave(after i: Int, _ base: UInt32, _ end: UInt8, _ startRemaining: UInt64) {
-        runRemaining = startRemaining &- UInt64(i &+ 1)
-        eip = base &+ UInt32(end)
+    /// The budget left after the micro-op at `m` of the block whose first micro-op is `ops`.
+    @inline(__always) private func remaining(after m: UnsafeMutablePointer<MicroOp>, _ ops: UnsafeMutablePointer<MicroOp>,
+                                             _ startRemaining: UInt64) -> UInt64 {
+        startRemaining &- UInt64(ops.distance(to: m) &+ 1)
+    }
+
+    /// Leaves the block after the micro-op at `m`, with EIP at the next instruction.
+    @inline(__always) private func leave(after m: UnsafeMutablePointer<MicroOp>, _ ops: UnsafeMutablePointer<MicroOp>,
+                                         _ base: UInt32, _ startRemaining: UInt64) {
+        runRemaining = remaining(after: m, ops, startRemaining)
+        eip = base &+ UInt32(m.pointee.end)
     }
 
     /// base + index << scale + displacement (32-bit addressing).

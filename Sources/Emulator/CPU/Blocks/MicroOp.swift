@@ -15,6 +15,8 @@ enum MicroKind: UInt8 {
     case testRegistersByte, testMemoryByte, moveImmediateByte
     // Control transfers: a not-taken Jcc goes on with the next micro-op, the others end the block.
     case jcc, loop, jump, call, returnNear
+    /// After a block's last instruction: EIP goes to the instruction after it.
+    case blockEnd
 }
 
 /// 16 bytes. `a` is the register operand (destination of loads and ALU forms), `b` the
