@@ -110,8 +110,10 @@ public final class CPU {
     let decodeCache: DecodeCache
     /// The cache's slots, held here so a lookup is one load from the CPU.
     let decodeSlots: UnsafeMutablePointer<DecodedInstruction>
-    /// The block cache's headers, held here for the same reason.
+    /// The block cache's headers and arenas, held here for the same reason.
     let blockHeaders: UnsafeMutablePointer<BlockHeader>
+    let blockOps: UnsafeMutablePointer<MicroOp>
+    let blockDecodes: UnsafeMutablePointer<DecodedInstruction>
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
@@ -149,6 +151,8 @@ public final class CPU {
         decodeCache = memory.decodeCache
         decodeSlots = memory.decodeCache.slots
         blockHeaders = memory.decodeCache.blocks.headers
+        blockOps = memory.decodeCache.blocks.ops
+        blockDecodes = memory.decodeCache.blocks.decodes
         segSel.initialize(repeating: 0, count: 6)
         segBase.initialize(repeating: 0, count: 6)
         segLimit.initialize(repeating: 0xFFFF, count: 6)

@@ -13,7 +13,8 @@ extension CPU {
         let startLinear = UInt32(truncatingIfNeeded: key)
         // The block's bytes, immediates included, stay below the end of the line after the start's.
         let lineLimit = (UInt64(startLinear) >> UInt64(DecodeCache.lineShift) + 2) << UInt64(DecodeCache.lineShift)
-        let (ops, decodes) = blocks.reserve()
+        let first = blocks.reserve()
+        let ops = blocks.ops + first, decodes = blocks.decodes + first
         var count = 0
         var offset: UInt32 = 0
         var reachable: UInt8 = 0
@@ -44,8 +45,7 @@ extension CPU {
         decodeCache.mark(startLinear, count: Int(decodes[count - 1].blockEnd))
         ops[count] = MicroOp(kind: .blockEnd, end: decodes[count - 1].blockEnd)
         blocks.commit(count: count + 1)
-        header.pointee = BlockHeader(tag: key, ops: ops, decodes: decodes, count: UInt32(count),
-                                     reachableSegments: reachable)
+        header.pointee = BlockHeader(tag: key, first: UInt32(first), count: UInt8(count), reachableSegments: reachable)
         return true
     }
 

@@ -4,15 +4,16 @@ import Glibc
 import Darwin
 #endif
 
-/// Where a compiled block (BlockCompiler.swift) starts and what it holds. `tag` is the
-/// decode-cache tag of its first instruction (see `DecodedInstruction.tag`).
+/// Where a compiled block (BlockCompiler.swift) starts and what it holds, in 16 bytes so
+/// the headers of hot code share cache lines. `tag` is the decode-cache tag of its first
+/// instruction (see `DecodedInstruction.tag`).
 struct BlockHeader {
     var tag: UInt64 = 0
-    var ops: UnsafeMutablePointer<MicroOp>?
-    /// The decodes of the same instructions, for the ones that run through `execute`.
-    /// `ops` has one more entry, a `blockEnd`.
-    var decodes: UnsafeMutablePointer<DecodedInstruction>?
-    var count: UInt32 = 0
+    /// Index of the first micro-op in the arena, and of the decodes of the same
+    /// instructions (for the ones that run through `execute`); the micro-ops end with a
+    /// `blockEnd` entry.
+    var first: UInt32 = 0
+    var count: UInt8 = 0
     /// Segments the block's instructions may reach (OR of their `reachableSegments`).
     var reachableSegments: UInt8 = 0
 }
@@ -28,8 +29,8 @@ final class BlockCache {
     static let arenaCapacity = 1 << 16
 
     let headers: UnsafeMutablePointer<BlockHeader>
-    private let ops: UnsafeMutablePointer<MicroOp>
-    private let decodes: UnsafeMutablePointer<DecodedInstruction>
+    let ops: UnsafeMutablePointer<MicroOp>
+    let decodes: UnsafeMutablePointer<DecodedInstruction>
     private var used = 0
 
     init() {
@@ -56,9 +57,9 @@ final class BlockCache {
 
     /// Room for one block (and the micro-op that ends it). When the arenas are full every block is dropped: this runs only
     /// between blocks, so no block is running from them.
-    func reserve() -> (UnsafeMutablePointer<MicroOp>, UnsafeMutablePointer<DecodedInstruction>) {
+    func reserve() -> Int {
         if used + BlockCache.maxInstructions + 1 > BlockCache.arenaCapacity { flush() }
-        return (ops + used, decodes + used)
+        return used
     }
 
     /// Takes the `count` entries written at `reserve()`.

@@ -13,7 +13,7 @@ extension CPU {
         var header = firstHeader, key = firstKey
         while true {
         let base = eip
-        let ops = header.pointee.ops.unsafelyUnwrapped
+        let ops = blockOps + Int(header.pointee.first)
         let startRemaining = runRemaining
         var m = ops
         ops: while true {
@@ -23,7 +23,7 @@ extension CPU {
             case .generic:
                 let i = ops.distance(to: m)
                 runRemaining = startRemaining &- UInt64(i)
-                if !runGeneric(header.pointee.decodes.unsafelyUnwrapped + i, base, header, key) { return }
+                if !runGeneric(blockDecodes + Int(header.pointee.first) + i, base, header, key) { return }
             case .moveRegisters: regs[a] = regs[Int(m.pointee.b)]
             case .load: regs[a] = read(Int(m.pointee.segment), address(m), 4, wide: true)
             case .store:
