@@ -110,10 +110,11 @@ public final class CPU {
     let decodeCache: DecodeCache
     /// The cache's slots, held here so a lookup is one load from the CPU.
     let decodeSlots: UnsafeMutablePointer<DecodedInstruction>
-    /// The block cache's headers and arenas, held here for the same reason.
-    let blockHeaders: UnsafeMutablePointer<BlockHeader>
-    let blockOps: UnsafeMutablePointer<MicroOp>
-    let blockDecodes: UnsafeMutablePointer<DecodedInstruction>
+    /// The block cache's headers and arenas, held here for the same reason; set when the
+    /// cache is made, on the first 32-bit instruction (16-bit guests never pay for it).
+    private(set) var blockHeaders: UnsafeMutablePointer<BlockHeader>?
+    private(set) var blockOps: UnsafeMutablePointer<MicroOp>?
+    private(set) var blockDecodes: UnsafeMutablePointer<DecodedInstruction>?
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
@@ -150,9 +151,6 @@ public final class CPU {
         decoded = uncachedDecode
         decodeCache = memory.decodeCache
         decodeSlots = memory.decodeCache.slots
-        blockHeaders = memory.decodeCache.blocks.headers
-        blockOps = memory.decodeCache.blocks.ops
-        blockDecodes = memory.decodeCache.blocks.decodes
         segSel.initialize(repeating: 0, count: 6)
         segBase.initialize(repeating: 0, count: 6)
         segLimit.initialize(repeating: 0xFFFF, count: 6)
@@ -164,6 +162,14 @@ public final class CPU {
     deinit {
         regs.deallocate(); savedRegs.deallocate(); segSel.deallocate(); segBase.deallocate()
         segLimit.deallocate(); segAttr.deallocate(); uncachedDecode.deallocate()
+    }
+
+    /// Makes the block cache (Blocks/BlockCache.swift).
+    @inline(never) func activateBlocks() {
+        let blocks = decodeCache.activateBlocks()
+        blockHeaders = blocks.headers
+        blockOps = blocks.ops
+        blockDecodes = blocks.decodes
     }
 
     @inline(always) private func updateAttention() {

@@ -20,8 +20,15 @@ final class DecodeCache {
     /// One byte per line, nonzero when the line may hold decoded bytes.
     let marks: UnsafeMutablePointer<UInt8>
     private let lineCount: Int
-    /// Compiled blocks of the kept decodes, dropped with them.
-    let blocks = BlockCache()
+    /// Compiled blocks of the kept decodes, dropped with them; made on first use.
+    private(set) var blocks: BlockCache?
+
+    func activateBlocks() -> BlockCache {
+        if let blocks { return blocks }
+        let made = BlockCache()
+        blocks = made
+        return made
+    }
 
     init(memorySize: Int) {
         // calloc: untouched zero pages until used, for the slots (an all-zero slot has tag 0,
@@ -68,7 +75,7 @@ final class DecodeCache {
         let firstSlot = (max(line - 1, 0) * size) & (DecodeCache.slotCount - 1)
         let count = line == 0 ? size : 2 * size
         for i in 0..<count { slots[(firstSlot + i) & (DecodeCache.slotCount - 1)].tag = 0 }
-        blocks.invalidate(start: max(line - 1, 0) * size, count: count)
+        blocks?.invalidate(start: max(line - 1, 0) * size, count: count)
     }
 
     /// Bytes [address, address + count) changed.
@@ -83,6 +90,6 @@ final class DecodeCache {
     func flush() {
         for i in 0..<DecodeCache.slotCount { slots[i].tag = 0 }
         memset(marks, 0, lineCount)
-        blocks.flush()
+        blocks?.flush()
     }
 }

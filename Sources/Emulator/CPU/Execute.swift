@@ -17,8 +17,9 @@ extension CPU {
                 // 32-bit code runs compiled blocks (Blocks/) when the budget covers one and
                 // none of the segments it reaches has a limit to check.
                 if codeBig && model == .i386 {
+                    if blockHeaders == nil { activateBlocks() }
                     let key = codeKey &+ UInt64(eip)
-                    let header = blockHeaders + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
+                    let header = blockHeaders.unsafelyUnwrapped + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
                     if (header.pointee.tag == key || buildBlock(key, header))
                         && UInt64(header.pointee.count) <= runRemaining
                         && limitCheckMask & header.pointee.reachableSegments == 0 {

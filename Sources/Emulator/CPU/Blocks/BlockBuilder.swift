@@ -8,7 +8,7 @@ extension CPU {
     /// gets blocks: the immediate sizes below follow the 386 map. EIP is left unchanged.
     @inline(never) func buildBlock(_ key: UInt64, _ header: UnsafeMutablePointer<BlockHeader>) -> Bool {
         guard key >> 32 & 1 == 0 else { return false }
-        let blocks = decodeCache.blocks
+        let blocks = decodeCache.blocks.unsafelyUnwrapped
         let startIP = eip
         let startLinear = UInt32(truncatingIfNeeded: key)
         // The block's bytes, immediates included, stay below the end of the line after the start's.

@@ -26,7 +26,7 @@ struct BlockHeader {
 final class BlockCache {
     static let headerCount = 1 << 14
     static let maxInstructions = 32
-    static let arenaCapacity = 1 << 16
+    static let arenaCapacity = 1 << 15
 
     let headers: UnsafeMutablePointer<BlockHeader>
     let ops: UnsafeMutablePointer<MicroOp>

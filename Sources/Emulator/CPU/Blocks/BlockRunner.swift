@@ -13,7 +13,7 @@ extension CPU {
         var header = firstHeader, key = firstKey
         while true {
         let base = eip
-        let ops = blockOps + Int(header.pointee.first)
+        let ops = blockOps.unsafelyUnwrapped + Int(header.pointee.first)
         let startRemaining = runRemaining
         var m = ops
         ops: while true {
@@ -23,7 +23,7 @@ extension CPU {
             case .generic:
                 let i = ops.distance(to: m)
                 runRemaining = startRemaining &- UInt64(i)
-                if !runGeneric(blockDecodes + Int(header.pointee.first) + i, base, header, key) { return }
+                if !runGeneric(blockDecodes.unsafelyUnwrapped + Int(header.pointee.first) + i, base, header, key) { return }
             case .moveRegisters: regs[a] = regs[Int(m.pointee.b)]
             case .load: regs[a] = read(Int(m.pointee.segment), address(m), 4, wide: true)
             case .store:
@@ -157,7 +157,7 @@ extension CPU {
         // new EIP when it is compiled already and fits the budget, without returning to
         // the run loop's lookup.
         let nextKey = codeKey &+ UInt64(eip)
-        let next = blockHeaders + Int(truncatingIfNeeded: nextKey & UInt64(BlockCache.headerCount - 1))
+        let next = blockHeaders.unsafelyUnwrapped + Int(truncatingIfNeeded: nextKey & UInt64(BlockCache.headerCount - 1))
         guard next.pointee.tag == nextKey, UInt64(next.pointee.count) <= runRemaining,
               limitCheckMask & next.pointee.reachableSegments == 0 else { return }
         header = next
