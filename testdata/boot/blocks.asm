@@ -1,8 +1,9 @@
 ; 32-bit flat protected-mode workload for the compiled blocks (Sources/Emulator/CPU/Blocks):
 ; every specialized micro-op form with registers and memory, taken and not-taken branches,
-; LOOP/JECXZ, calls, flags through PUSHFD/POPFD, and code that rewrites an immediate and
-; an opcode later in its own block. RunLoopTests runs it sliced (blocks) and stepped (the
-; interpreter) at many budgets; the guest checks its own results and writes a checksum.
+; LOOP/JECXZ, calls, flags through PUSHFD/POPFD, code that rewrites an immediate and an
+; opcode later in its own block, and A20 changes (which drop every block) inside a block.
+; RunLoopTests runs it sliced (blocks) and stepped (the interpreter) at many budgets; the
+; guest checks its own results and writes a checksum.
 ; Exit status 0x21 (-> 67) on success, 0x7F (-> 255) on a failed check.
         bits 16
         org 0x7C00
@@ -199,6 +200,19 @@ patch_add:
         add esi, eax
         add esi, ebx
         loop smc_loop
+
+        ; The A20 gate off and on through port 92h in the middle of a run: each change drops
+        ; every compiled block (the one running included), and the loop goes on correctly.
+        mov ecx, 4
+a20_loop:
+        in al, 0x92
+        and al, ~2
+        out 0x92, al
+        add esi, ecx
+        or al, 2
+        out 0x92, al
+        rol esi, 3
+        loop a20_loop
 
         ; Report: the checksum on the debug console as 8 hex digits, then the exit.
         mov ecx, 8
