@@ -54,9 +54,7 @@ final class DecodeCache {
     /// Keeps `d` for `linear` and marks the lines its `length` bytes cover.
     func keep(_ d: DecodedInstruction, at linear: UInt32) {
         slot(linear).pointee = d
-        let first = Int(linear >> DecodeCache.lineShift)
-        let last = Int((linear &+ UInt32(max(d.length, 1)) &- 1) >> DecodeCache.lineShift)
-        for line in first...last where line < lineCount { marks[line] = 1 }
+        mark(linear, count: max(Int(d.length), 1))
     }
 
     /// Marks the lines of [linear, linear + count) as holding code that was decoded.

@@ -19,10 +19,8 @@ extension CPU {
                 if codeBig && model == .i386 {
                     if blockHeaders == nil { activateBlocks() }
                     let key = codeKey &+ UInt64(eip)
-                    let header = blockHeaders.unsafelyUnwrapped + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
-                    if (header.pointee.tag == key || buildBlock(key, header))
-                        && UInt64(header.pointee.count) <= runRemaining
-                        && limitCheckMask & header.pointee.reachableSegments == 0 {
+                    let header = blockHeader(key)
+                    if (header.pointee.tag == key || buildBlock(key, header)) && canRun(header) {
                         runCompiled(header, key)
                         continue
                     }

@@ -21,7 +21,7 @@ extension CPU {
 
     /// Decodes from memory; keeps the result when its bytes lie in cacheable memory and
     /// the instruction pointer did not wrap inside it.
-    @inline(never) func decodeAndKeep(_ linear: UInt32, _ tag: UInt64) -> UnsafeMutablePointer<DecodedInstruction> {
+    @inline(never) private func decodeAndKeep(_ linear: UInt32, _ tag: UInt64) -> UnsafeMutablePointer<DecodedInstruction> {
         let start = eip
         decodeInstruction(into: uncachedDecode)
         let length = (eip &- start) & ipMask

@@ -58,14 +58,11 @@ extension CPU {
         op.pointee = MicroOp(end: UInt8(end))
     }
 
-    /// The kept decode of the instruction at CS:EIP, decoding it if needed; nil when the
-    /// cache may not keep it.
+    /// The kept decode of the instruction at CS:EIP (the interpreter's lookup, which decodes
+    /// and keeps it if needed); nil when the cache may not keep it.
     private func keptDecode() -> UnsafeMutablePointer<DecodedInstruction>? {
-        let key = codeKey &+ UInt64(eip)
-        let slot = decodeSlots + Int(truncatingIfNeeded: key & UInt64(DecodeCache.slotCount - 1))
-        if slot.pointee.tag == key { return slot }
-        let d = decodeAndKeep(segBase[Seg.cs] &+ eip, key)
-        return d.pointee.tag == 0 ? nil : d
+        decodeCurrent()
+        return decoded.pointee.tag == 0 ? nil : decoded
     }
 
     /// Whether nothing after `d` should be decoded into its block: an unconditional

@@ -51,10 +51,6 @@ final class BlockCache {
         free(decodes)
     }
 
-    @inline(__always) func header(_ key: UInt64) -> UnsafeMutablePointer<BlockHeader> {
-        headers + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
-    }
-
     /// Room for one block (and the micro-op that ends it). When the arenas are full every block is dropped: this runs only
     /// between blocks, so no block is running from them.
     func reserve() -> Int {

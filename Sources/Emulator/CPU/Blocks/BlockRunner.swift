@@ -157,12 +157,22 @@ extension CPU {
         // new EIP when it is compiled already and fits the budget, without returning to
         // the run loop's lookup.
         let nextKey = codeKey &+ UInt64(eip)
-        let next = blockHeaders.unsafelyUnwrapped + Int(truncatingIfNeeded: nextKey & UInt64(BlockCache.headerCount - 1))
-        guard next.pointee.tag == nextKey, UInt64(next.pointee.count) <= runRemaining,
-              limitCheckMask & next.pointee.reachableSegments == 0 else { return }
+        let next = blockHeader(nextKey)
+        guard next.pointee.tag == nextKey, canRun(next) else { return }
         header = next
         key = nextKey
         }
+    }
+
+    /// Where the header of the block whose first instruction has tag `key` would be.
+    @inline(__always) func blockHeader(_ key: UInt64) -> UnsafeMutablePointer<BlockHeader> {
+        blockHeaders.unsafelyUnwrapped + Int(truncatingIfNeeded: key & UInt64(BlockCache.headerCount - 1))
+    }
+
+    /// Whether the block may run now: the budget covers it and none of the segments it
+    /// reaches has a limit to check.
+    @inline(__always) func canRun(_ header: UnsafeMutablePointer<BlockHeader>) -> Bool {
+        UInt64(header.pointee.count) <= runRemaining && limitCheckMask & header.pointee.reachableSegments == 0
     }
 
     /// The budget left after the micro-op at `m` of the block whose first micro-op is `ops`.
