@@ -201,6 +201,51 @@ patch_add:
         add esi, ebx
         loop smc_loop
 
+        ; Branches within one block: a backward JNZ to the middle of its block with a
+        ; forward skip inside, LOOP, a JMP back to the block's start (left by a JB just
+        ; past the block's end), and a loop whose store rewrites an immediate the next
+        ; pass runs. Each loop fits in the two 64-byte lines a block may span.
+        align 64
+        mov ecx, 37
+        xor eax, eax
+        xor edx, edx
+within_jnz:
+        add eax, ecx
+        adc edx, 0
+        test cl, 1
+        jz .even
+        xor eax, 0x55
+.even:
+        dec ecx
+        jnz within_jnz
+        add esi, eax
+        add esi, edx
+        mov ecx, 23
+within_loop:
+        rol eax, 3
+        add edx, eax
+        loop within_loop
+        add esi, edx
+        align 64
+        mov ecx, 50
+within_jmp:
+        sub ecx, 3
+        jb .done
+        add esi, ecx
+        jmp within_jmp
+.done:
+        align 64
+        mov ecx, 5
+        xor eax, eax
+within_smc:
+        add eax, 0x11111111
+        mov [within_smc + 1], ecx   ; the ADD's immediate, run by the next pass
+        dec ecx
+        jnz within_smc
+        cmp eax, 0x11111111 + 5 + 4 + 3 + 2
+        jne fail
+        add esi, eax
+
         ; The A20 gate off and on through port 92h in the middle of a run: each change drops
         ; every compiled block (the one running included), and the loop goes on correctly.
         mov ecx, 4

@@ -41,12 +41,33 @@ extension CPU {
         }
         eip = startIP
         guard count > 0 else { return false }
+        linkBranchesWithin(ops, decodes, count: count)
         // Immediates read into micro-ops are not covered by the decodes' marks: mark every byte.
         decodeCache.mark(startLinear, count: Int(decodes[count - 1].blockEnd))
         ops[count] = MicroOp(kind: .blockEnd, end: decodes[count - 1].blockEnd)
         blocks.commit(count: count + 1)
         header.pointee = BlockHeader(tag: key, first: UInt32(first), count: UInt8(count), reachableSegments: reachable)
         return true
+    }
+
+    /// Turns the branches whose target is the start of one of the block's own instructions
+    /// into their `Within` kinds, so that a loop or a forward skip stays in the block.
+    private func linkBranchesWithin(_ ops: UnsafeMutablePointer<MicroOp>,
+                                    _ decodes: UnsafeMutablePointer<DecodedInstruction>, count: Int) {
+        for i in 0..<count {
+            let within: MicroKind
+            switch ops[i].kind {
+            case .jcc: within = .jccWithin
+            case .loop: within = .loopWithin
+            case .jump: within = .jumpWithin
+            default: continue
+            }
+            // Offsets from the block's start; 32-bit code, so EIP wraps at 2^32.
+            let target = UInt32(ops[i].end) &+ ops[i].immediate
+            guard let k = (0..<count).first(where: { UInt32(decodes[$0].blockStart) == target }) else { continue }
+            ops[i].kind = within
+            ops[i].b = UInt8(k)
+        }
     }
 
     private func append(_ d: UnsafeMutablePointer<DecodedInstruction>, _ start: UInt32, _ immediate: UInt32,

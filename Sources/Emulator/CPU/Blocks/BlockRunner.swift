@@ -11,11 +11,13 @@ extension CPU {
     /// store wrote over the block. The caller checked that the budget covers the block.
     @inline(never) func runCompiled(_ firstHeader: UnsafeMutablePointer<BlockHeader>, _ firstKey: UInt64) {
         var header = firstHeader, key = firstKey
-        while true {
-        let base = eip
-        let ops = blockOps.unsafelyUnwrapped + Int(header.pointee.first)
-        let startRemaining = runRemaining
+        var base = eip
+        var ops = blockOps.unsafelyUnwrapped + Int(header.pointee.first)
+        // The budget left before the block's first micro-op: the budget before micro-op i
+        // is startRemaining - i (a branch within the block moves it, see `branchWithin`).
+        var startRemaining = runRemaining
         var m = ops
+        blocks: while true {
         ops: while true {
             // Fields are read where used: copying the whole micro-op first cost ten loads.
             let a = Int(m.pointee.a)
@@ -132,6 +134,25 @@ extension CPU {
                     eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
                     break ops
                 }
+            case .loopWithin:
+                if loopTaken(m.pointee.operation, countMask: 0xFFFF_FFFF) {
+                    if let target = branchWithin(m, ops, header, &startRemaining) { m = target; continue blocks }
+                    runRemaining = remaining(after: m, ops, startRemaining)
+                    eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
+                    break ops
+                }
+            case .jccWithin:
+                if condition(Int(m.pointee.operation)) {
+                    if let target = branchWithin(m, ops, header, &startRemaining) { m = target; continue blocks }
+                    runRemaining = remaining(after: m, ops, startRemaining)
+                    eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
+                    break ops
+                }
+            case .jumpWithin:
+                if let target = branchWithin(m, ops, header, &startRemaining) { m = target; continue blocks }
+                runRemaining = remaining(after: m, ops, startRemaining)
+                eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
+                break ops
             case .jump:
                 runRemaining = remaining(after: m, ops, startRemaining)
                 eip = base &+ UInt32(m.pointee.end) &+ m.pointee.immediate
@@ -161,6 +182,10 @@ extension CPU {
         guard next.pointee.tag == nextKey, canRun(next) else { return }
         header = next
         key = nextKey
+        base = eip
+        ops = blockOps.unsafelyUnwrapped + Int(header.pointee.first)
+        startRemaining = runRemaining
+        m = ops
         }
     }
 
@@ -173,6 +198,18 @@ extension CPU {
     /// reaches has a limit to check.
     @inline(__always) func canRun(_ header: UnsafeMutablePointer<BlockHeader>) -> Bool {
         UInt64(header.pointee.count) <= runRemaining && limitCheckMask & header.pointee.reachableSegments == 0
+    }
+
+    /// The micro-op a taken branch at `m` goes to within its block, with `startRemaining`
+    /// moved so the budget stays exact; nil (leave the block) when the budget left does not
+    /// cover the rest of the block from there.
+    @inline(__always) private func branchWithin(_ m: UnsafeMutablePointer<MicroOp>, _ ops: UnsafeMutablePointer<MicroOp>,
+                                                _ header: UnsafeMutablePointer<BlockHeader>,
+                                                _ startRemaining: inout UInt64) -> UnsafeMutablePointer<MicroOp>? {
+        let left = remaining(after: m, ops, startRemaining), target = Int(m.pointee.b)
+        guard left >= UInt64(Int(header.pointee.count) &- target) else { return nil }
+        startRemaining = left &+ UInt64(target)
+        return ops + target
     }
 
     /// The budget left after the micro-op at `m` of the block whose first micro-op is `ops`.

@@ -15,13 +15,16 @@ enum MicroKind: UInt8 {
     case testRegistersByte, testMemoryByte, moveImmediateByte
     // Control transfers: a not-taken Jcc goes on with the next micro-op, the others end the block.
     case jcc, loop, jump, call, returnNear
+    /// Jcc, LOOP/JECXZ and JMP whose target is an instruction of their own block (micro-op
+    /// index `b`): loops and forward skips go on inside the block.
+    case jccWithin, loopWithin, jumpWithin
     /// After a block's last instruction: EIP goes to the instruction after it.
     case blockEnd
 }
 
 /// 16 bytes. `a` is the register operand (destination of loads and ALU forms), `b` the
-/// source register; `operation` the ALU or shift operation, the condition code or the
-/// MOVZX/MOVSX opcode byte.
+/// source register or a branch's target within its block; `operation` the ALU or shift
+/// operation, the condition code or the MOVZX/MOVSX opcode byte.
 struct MicroOp {
     var kind: MicroKind = .generic
     var a: UInt8 = 0
