@@ -17,7 +17,12 @@ public final class Memory {
         }
     }
     /// Writes at or above this address and below 1 MiB are ignored (option ROMs and BIOS).
-    var romStart: UInt32 = 0xFFFF_FFFF { didSet { updateFastLimits() } }
+    var romStart: UInt32 = 0xFFFF_FFFF {
+        didSet {
+            updateFastLimits()
+            if romStart != oldValue { decodeCache.flush() }
+        }
+    }
     /// Linear addresses below `readLimit` need neither the A20 mask nor a bounds check;
     /// below `writeLimit`, or from 1 MiB up to `readLimit`, they are writable RAM.
     private var readLimit: UInt32 = 0
@@ -43,6 +48,11 @@ public final class Memory {
         readLimit = UInt32(min(limit, 0xFFFF_FFF0))
         writeLimit = min(readLimit, romStart)
     }
+
+    /// The fast-path limits for host code, which has them built in: they change only with
+    /// the A20 mask and the ROM start, and both changes drop every compiled block.
+    var fastReadLimit: UInt32 { readLimit }
+    var fastWriteLimit: UInt32 { writeLimit }
 
     public var a20Enabled: Bool {
         get { a20Mask & 0x10_0000 != 0 }

@@ -7,12 +7,13 @@ import XCTest
 /// the same guest one `step()` at a time. Both must stop after exactly the same number of
 /// instructions in the same state, wherever the budget ends.
 final class RunLoopTests: XCTestCase {
-    private func state(_ code: [UInt8], budget: UInt64, traced: Bool) throws -> String {
+    private func state(_ code: [UInt8], budget: UInt64, traced: Bool, hostCode: Bool) throws -> String {
         var options = MachineOptions()
         options.maxInstructions = budget
         options.timeoutSeconds = 20
         let machine = try Machine(disk: MemoryBlockDevice(code + [UInt8](repeating: 0, count: (1 << 20) - code.count)), options: options)
         if traced { machine.traceSink = { _ in } }
+        machine.cpu.useHostCode = hostCode
         let outcome = machine.run()
         let cpu = machine.cpu
         let regs = (0..<8).map { String(cpu.reg32($0), radix: 16) }.joined(separator: " ")
@@ -20,13 +21,14 @@ final class RunLoopTests: XCTestCase {
             + "flags=\(String(cpu.flags, radix: 16)) \(regs) console=\(machine.debugConsoleOutput.count)"
     }
 
-    private func compare(_ name: String, budgets: [UInt64]) throws {
+    /// `hostCode`: whether compiled blocks may also get host code (sliced runs only).
+    private func compare(_ name: String, budgets: [UInt64], hostCode: Bool = true) throws {
         let dir = try Tools.makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let code = try Tools.assemble(name, into: dir)
         for budget in budgets {
-            let sliced = try state(code, budget: budget, traced: false)
-            XCTAssertEqual(sliced, try state(code, budget: budget, traced: true), "\(name), budget \(budget)")
+            let sliced = try state(code, budget: budget, traced: false, hostCode: hostCode)
+            XCTAssertEqual(sliced, try state(code, budget: budget, traced: true, hostCode: false), "\(name), budget \(budget)")
             if sliced.hasPrefix("budgetExhausted") { XCTAssertTrue(sliced.contains("count=\(budget) "), sliced) }
         }
     }
@@ -52,14 +54,38 @@ final class RunLoopTests: XCTestCase {
                         + Array(2600...3771) + [50_000_000])
     }
 
+    /// Blocks with host code (x86-64 hosts) against the interpreter: the host-code guest
+    /// (13460 instructions) has every form it compiles at the start of a block, carry
+    /// chains, conditional jumps on each kind of flag record, and stores the host code
+    /// leaves to the runner.
+    func testHostCodeAgreesWithTheInterpreter() throws {
+        try compare("host-code", budgets: Array(stride(from: 1, through: 13_500, by: 11)) + [50_000_000])
+    }
+
+    /// The same two guests with host code off: the micro-ops that host code usually runs
+    /// must stay exact for hosts without it.
+    func testCompiledBlocksWithoutHostCodeAgreeWithTheInterpreter() throws {
+        try compare("blocks", budgets: Array(stride(from: 1, through: 3800, by: 5)) + [50_000_000], hostCode: false)
+        try compare("host-code", budgets: Array(stride(from: 1, through: 13_500, by: 23)) + [50_000_000], hostCode: false)
+    }
+
+    /// The host-code guest's checksum of results and defined flags is QEMU's.
+    func testHostCodeComputesWhatQEMUComputes() throws {
+        try expectChecksum("host-code", "3A1E1382")
+    }
+
     /// The blocks guest checks its own results and prints a checksum of its registers on
     /// the debug console; qemu-system-x86_64 prints the same one.
     func testCompiledBlocksComputeWhatQEMUComputes() throws {
+        try expectChecksum("blocks", "6B3A787D")
+    }
+
+    /// img boot and qemu-system-x86_64 both print `checksum` for the guest `name`.
+    private func expectChecksum(_ name: String, _ checksum: String) throws {
         let dir = try Tools.makeTempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let image = dir.appendingPathComponent("blocks.raw")
-        try Tools.rawImage(try Tools.assemble("blocks", into: dir), size: 1 << 20, at: image)
-        let checksum = "6B3A787D"
+        let image = dir.appendingPathComponent("\(name).raw")
+        try Tools.rawImage(try Tools.assemble(name, into: dir), size: 1 << 20, at: image)
         let r = try Tools.boot(["-f", "raw", "--expect", checksum, image.path])
         XCTAssertEqual(r.status, 0, r.stderr)
         let q = try QEMUReference.boot(image: image, floppy: false, marker: checksum, in: dir)

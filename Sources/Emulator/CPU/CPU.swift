@@ -115,6 +115,13 @@ public final class CPU {
     private(set) var blockHeaders: UnsafeMutablePointer<BlockHeader>?
     private(set) var blockOps: UnsafeMutablePointer<MicroOp>?
     private(set) var blockDecodes: UnsafeMutablePointer<DecodedInstruction>?
+    private(set) var blockHostCode: UnsafeMutablePointer<UInt32>?
+    private(set) var hostArena: HostCodeArena?
+    /// Whether hot blocks also get host code (where the host can run it); read when the
+    /// block cache is made. Off, every block runs as micro-ops (tests compare the two).
+    public var useHostCode = true
+    /// The state host code works on besides registers and memory (see HostFrame).
+    let hostFrame = UnsafeMutablePointer<HostFrame>.allocate(capacity: 1)
     /// Instruction pointer mask of the code segment's size, kept with `codeBig` because
     /// every fetch applies it.
     private(set) var ipMask: UInt32 = 0xFFFF
@@ -148,6 +155,7 @@ public final class CPU {
         self.io = io
         regs.initialize(repeating: 0, count: 9)
         uncachedDecode.initialize(to: DecodedInstruction())
+        hostFrame.initialize(to: HostFrame())
         decoded = uncachedDecode
         decodeCache = memory.decodeCache
         decodeSlots = memory.decodeCache.slots
@@ -161,7 +169,7 @@ public final class CPU {
 
     deinit {
         regs.deallocate(); savedRegs.deallocate(); segSel.deallocate(); segBase.deallocate()
-        segLimit.deallocate(); segAttr.deallocate(); uncachedDecode.deallocate()
+        segLimit.deallocate(); segAttr.deallocate(); uncachedDecode.deallocate(); hostFrame.deallocate()
     }
 
     /// Makes the block cache (Blocks/BlockCache.swift).
@@ -170,6 +178,8 @@ public final class CPU {
         blockHeaders = blocks.headers
         blockOps = blocks.ops
         blockDecodes = blocks.decodes
+        blockHostCode = blocks.hostCode
+        hostArena = useHostCode ? blocks.hostArena : nil
     }
 
     @inline(always) private func updateAttention() {

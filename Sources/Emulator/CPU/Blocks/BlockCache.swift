@@ -31,24 +31,31 @@ final class BlockCache {
     let headers: UnsafeMutablePointer<BlockHeader>
     let ops: UnsafeMutablePointer<MicroOp>
     let decodes: UnsafeMutablePointer<DecodedInstruction>
+    /// Offset in `hostArena` of each block's host code (HostBlockCompiler.swift), by the
+    /// index of its first micro-op; 0 when it has none.
+    let hostCode: UnsafeMutablePointer<UInt32>
+    let hostArena = HostCodeArena()
     private var used = 0
 
     init() {
         // calloc: all-zero headers are empty (tag 0), and untouched pages cost nothing.
         guard let rawHeaders = calloc(BlockCache.headerCount, MemoryLayout<BlockHeader>.stride),
               let rawOps = calloc(BlockCache.arenaCapacity, MemoryLayout<MicroOp>.stride),
-              let rawDecodes = calloc(BlockCache.arenaCapacity, MemoryLayout<DecodedInstruction>.stride) else {
+              let rawDecodes = calloc(BlockCache.arenaCapacity, MemoryLayout<DecodedInstruction>.stride),
+              let rawHostCode = calloc(BlockCache.arenaCapacity, MemoryLayout<UInt32>.stride) else {
             fatalError("cannot allocate the block cache")
         }
         headers = rawHeaders.bindMemory(to: BlockHeader.self, capacity: BlockCache.headerCount)
         ops = rawOps.bindMemory(to: MicroOp.self, capacity: BlockCache.arenaCapacity)
         decodes = rawDecodes.bindMemory(to: DecodedInstruction.self, capacity: BlockCache.arenaCapacity)
+        hostCode = rawHostCode.bindMemory(to: UInt32.self, capacity: BlockCache.arenaCapacity)
     }
 
     deinit {
         free(headers)
         free(ops)
         free(decodes)
+        free(hostCode)
     }
 
     /// Room for one block (and the micro-op that ends it). When the arenas are full every block is dropped: this runs only
@@ -69,5 +76,6 @@ final class BlockCache {
     func flush() {
         for i in 0..<BlockCache.headerCount { headers[i].tag = 0 }
         used = 0
+        hostArena?.flush()
     }
 }

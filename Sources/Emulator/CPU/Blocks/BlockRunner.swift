@@ -18,6 +18,11 @@ extension CPU {
         var startRemaining = runRemaining
         var m = ops
         blocks: while true {
+        // A block with host code starts there; the runner goes on where it returns.
+        if m == ops {
+            let code = blockHostCode.unsafelyUnwrapped[Int(header.pointee.first)]
+            if code != 0 { m = ops + runHostCode(code, &startRemaining) }
+        }
         ops: while true {
             // Fields are read where used: copying the whole micro-op first cost ten loads.
             let a = Int(m.pointee.a)
@@ -187,6 +192,27 @@ extension CPU {
         startRemaining = runRemaining
         m = ops
         }
+    }
+
+    /// Runs a block's host code from its start with the lazy flag record and the budget
+    /// passed through the frame; the index of the micro-op to go on with.
+    @inline(never) private func runHostCode(_ offset: UInt32, _ startRemaining: inout UInt64) -> Int {
+        let f = hostFrame
+        f.pointee.lazyWide = lazyWide
+        f.pointee.lazyA = lazyA
+        f.pointee.lazyB = lazyB
+        f.pointee.lazyOp = lazyOp
+        f.pointee.lazyBits = lazyBits
+        f.pointee.flagBits = flagBits
+        f.pointee.startRemaining = startRemaining
+        let index = hostArena.unsafelyUnwrapped.function(at: offset)(UnsafeMutableRawPointer(f))
+        lazyWide = f.pointee.lazyWide
+        lazyA = f.pointee.lazyA
+        lazyB = f.pointee.lazyB
+        lazyOp = f.pointee.lazyOp
+        lazyBits = f.pointee.lazyBits
+        startRemaining = f.pointee.startRemaining
+        return index
     }
 
     /// Where the header of the block whose first instruction has tag `key` would be.
