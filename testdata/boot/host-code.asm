@@ -14,7 +14,7 @@ boot:
         mov es, ax
         mov ss, ax
         mov sp, 0x7C00
-        mov ax, 0x020B              ; the rest of this file: sectors 2-12 to 0:7E00
+        mov ax, 0x0217              ; the rest of this file: sectors 2-24 to 0:7E00
         mov cx, 0x0002
         xor dh, dh
         mov bx, 0x7E00
@@ -62,6 +62,13 @@ start:
         OBSERVE %1
 %endmacro
 
+; The same with two instructions.
+%macro CHECK2 3
+        %2
+        %3
+        OBSERVE %1
+%endmacro
+
 ARITH equ 0x8D5                     ; CF PF AF ZF SF OF
 LOGIC equ 0x8C5                     ; AF is undefined after AND/OR/XOR/TEST
 SHIFTS equ 0x0C5                    ; OF and AF are undefined for counts above 1
@@ -93,7 +100,7 @@ pm32:
         mov ds, ax
         mov es, ax
         mov ss, ax
-        mov esp, 0x9000
+        mov esp, 0x70000            ; clear of the code
         xor esi, esi                ; checksum
         xor edi, edi                ; value index
         mov ebp, LOW
@@ -143,6 +150,61 @@ pass:
         add esi, [LOW + 8]
         CHECK ARITH, {mov ebx, 0x13579BDF}
         CHECK ARITH, {mov edx, eax}
+
+        ; Stack, memory increments, extensions, MUL, flag instructions, byte forms.
+        OPERANDS
+        CHECK ARITH, {push ebx}
+        CHECK ARITH, {pop edx}
+        CHECK ARITH, {push esp}     ; the old ESP
+        CHECK ARITH, {pop eax}
+        mov ebx, esp
+        sub ebx, 0x100
+        push ebx
+        jmp pop_esp
+pop_esp:                            ; POP ESP at a block start: ESP is the value popped
+        pop esp
+        mov eax, esp
+        mov esp, 0x70000
+        OBSERVE ARITH
+        CHECK2 ARITH, {inc dword [HIGH]}, {mov edx, [HIGH]}
+        CHECK2 ARITH, {dec dword [ebp + 4]}, {mov eax, [ebp + 4]}
+        OPERANDS
+        CHECK ARITH, {movzx eax, byte [values + 5]}
+        CHECK ARITH, {movsx ebx, word [HIGH + 2]}
+        CHECK ARITH, {movzx edx, bh}
+        CHECK ARITH, {movsx eax, dx}
+        CHECK ARITH, {movsx ebx, ah}
+        OPERANDS
+        CHECK 0x801, {mul ebx}      ; CF and OF only: the rest is undefined
+        CHECK 0x801, {mul eax}
+        CHECK ARITH, {stc}          ; FLAGS folded (after the ROL): CF in FLAGS
+        CHECK ARITH, {cmc}
+        CHECK ARITH, {clc}
+        CHECK2 ARITH, {add eax, ebx}, {stc}    ; CF in the pending record
+        CHECK2 ARITH, {sub eax, edx}, {cmc}
+        CHECK2 ARITH, {and eax, edx}, {clc}
+        CHECK2 ARITH, {stc}, {adc eax, ebx}
+        CHECK 0x400, {std}
+        CHECK 0x400, {cld}
+        OPERANDS
+        CHECK ARITH, {mov al, [HIGH + 1]}
+        CHECK2 ARITH, {mov [HIGH + 3], dh}, {mov ebx, [HIGH]}
+        CHECK ARITH, {add ah, 0x9C}
+        CHECK ARITH, {cmp bl, 0x80}
+        CHECK ARITH, {sub dh, 0x7F}
+        CHECK LOGIC, {xor al, 0xAA}
+        CHECK ARITH, {adc bh, 0xF0}
+        CHECK LOGIC, {test bh, dl}
+        CHECK LOGIC, {test al, 0x81}
+        CHECK ARITH, {mov dh, 0xA5}
+        ; A 16-bit stack segment: SP wraps, so host code leaves PUSH and POP to the runner.
+        mov ax, 0x18
+        mov ss, ax
+        OPERANDS
+        CHECK ARITH, {push eax}
+        CHECK ARITH, {pop ebx}
+        mov cx, 0x10
+        mov ss, cx
 
         ; Carry chains and conditional jumps inside one block: each jump replays the
         ; record of the operation before it, a taken one skips the ADD after it.
@@ -204,6 +266,10 @@ pass:
         JUMPS {mov ecx, 1}, {sub ecx, 2}, {inc eax}
         JUMPS {mov ecx, 1}, {sub ecx, 1}, {dec ebx}
         JUMPS {mov ecx, ecx}, {mov ecx, ecx}, {shr eax, 1}
+        JUMPS {mov ecx, ecx}, {mov ecx, ecx}, {cmp bl, 0x80}
+        JUMPS {mov ecx, ecx}, {mov ecx, ecx}, {add ah, 0x90}
+        JUMPS {mov ecx, ecx}, {mov ecx, ecx}, {test dh, 0x81}
+        JUMPS {mov ecx, ecx}, {mov ecx, ecx}, {mul edx}
 
         ; A loop within one block whose memory operand is in a line holding code (host
         ; code leaves such a store to the runner, which drops the block).
@@ -248,7 +314,8 @@ gdt:
         dq 0
         dq 0x00CF9A000000FFFF       ; 0x08: code, flat, 32-bit
         dq 0x00CF92000000FFFF       ; 0x10: data, flat
+        dq 0x008F92000000FFFF       ; 0x18: data, flat, 16-bit (B clear): a 16-bit stack
 gdt_desc:
         dw gdt_desc - gdt - 1
         dd gdt
-        times 512 * 12 - ($ - $$) db 0
+        times 512 * 24 - ($ - $$) db 0

@@ -76,7 +76,8 @@ extension CPU {
         guard let hostArena else { return 0 }
         let addresses = HostBlockCompiler.Addresses(
             registers: UInt64(UInt(bitPattern: regs)), ram: UInt64(UInt(bitPattern: mem.bytes)),
-            segmentBases: UInt64(UInt(bitPattern: segBase)), lineMarks: UInt64(UInt(bitPattern: decodeCache.marks)),
+            segmentBases: UInt64(UInt(bitPattern: segBase)), segmentAttributes: UInt64(UInt(bitPattern: segAttr)),
+            lineMarks: UInt64(UInt(bitPattern: decodeCache.marks)),
             readLimit: mem.fastReadLimit, writeLimit: mem.fastWriteLimit)
         guard let code = HostBlockCompiler.compile(ops, count: count, addresses) else { return 0 }
         return hostArena.add(code) ?? 0

@@ -194,8 +194,8 @@ extension CPU {
         }
     }
 
-    /// Runs a block's host code from its start with the lazy flag record and the budget
-    /// passed through the frame; the index of the micro-op to go on with.
+    /// Runs a block's host code from its start with the lazy flag record, FLAGS and the
+    /// budget passed through the frame; the index of the micro-op to go on with.
     @inline(never) private func runHostCode(_ offset: UInt32, _ startRemaining: inout UInt64) -> Int {
         let f = hostFrame
         f.pointee.lazyWide = lazyWide
@@ -211,6 +211,7 @@ extension CPU {
         lazyB = f.pointee.lazyB
         lazyOp = f.pointee.lazyOp
         lazyBits = f.pointee.lazyBits
+        flagBits = f.pointee.flagBits
         startRemaining = f.pointee.startRemaining
         return index
     }

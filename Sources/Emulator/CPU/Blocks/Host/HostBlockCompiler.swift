@@ -16,6 +16,7 @@ struct HostBlockCompiler {
         var registers: UInt64
         var ram: UInt64
         var segmentBases: UInt64
+        var segmentAttributes: UInt64
         var lineMarks: UInt64
         /// Memory's fast-path limits (fixed while blocks exist, see `fastReadLimit`).
         var readLimit: UInt32
@@ -29,6 +30,8 @@ struct HostBlockCompiler {
     private var e = HostEmitter()
     private let addresses: Addresses
     private var producer = Producer.unknown
+    /// The width of the pending record's operation when `producer` is known.
+    private var producerBits: UInt8 = 32
     /// Jumps to the exit that returns micro-op index `index`.
     private var exits: [(position: Int, index: Int)] = []
     private var branches: [(position: Int, target: Int)] = []
@@ -38,7 +41,8 @@ struct HostBlockCompiler {
     /// Host code for the `count` micro-ops at `ops` (followed by their `blockEnd`), or nil
     /// when the block starts with a micro-op it leaves to the runner.
     static func compile(_ ops: UnsafeMutablePointer<MicroOp>, count: Int, _ addresses: Addresses) -> [UInt8]? {
-        guard handles(ops[0]) else { return nil }
+        // A conditional jump first would only return: what its flags come from is not known.
+        guard handles(ops[0]), ops[0].kind != .jcc, ops[0].kind != .jccWithin else { return nil }
         var c = HostBlockCompiler(addresses)
         return c.emitBlock(ops, count: count)
     }
@@ -48,9 +52,12 @@ struct HostBlockCompiler {
         switch m.kind {
         case .moveRegisters, .moveImmediateToRegister, .loadAddress, .aluRegisters, .aluImmediateRegister,
              .testRegisters, .increment, .decrement, .doubleShiftRegister, .load, .store, .moveImmediateToMemory,
-             .aluLoad, .aluStore, .aluImmediateMemory, .jcc, .jccWithin, .jumpWithin:
+             .aluLoad, .aluStore, .aluImmediateMemory, .jcc, .jccWithin, .jumpWithin, .incrementMemory,
+             .decrementMemory, .push, .pop, .extendRegister, .extendMemory, .multiplyRegister, .loadByte, .storeByte,
+             .aluImmediateByteRegister, .testRegistersByte, .testImmediateByte, .moveImmediateByte:
             return true
         case .shiftRegister: return m.operation >= 4
+        case .flagOperation: return [0xF5, 0xF8, 0xF9, 0xFC, 0xFD].contains(m.operation)
         default: return false
         }
     }
@@ -122,17 +129,84 @@ struct HostBlockCompiler {
         case .increment, .decrement:
             carryInto(.r8)
             e.load(.rax, .r12, a)
-            e.move(.rdx, .rax, wide: true)
-            e.alu(m.kind == .increment ? 0 : 5, .rdx, immediate: 1, wide: true)
+            incrementOrDecrement(m.kind == .increment)
             e.store(.rdx, .r12, a)
-            // The record of an add or subtract of 1, with the kept CF above the result.
-            e.move(.r10, .rdx)
-            e.move(.r11, .r8, wide: true)
-            e.shift(4, .r11, 32, wide: true)
-            e.alu(1, .r10, .r11, wide: true)
-            e.move(.rcx, 1)
-            record(m.kind == .increment ? 1 : 2, a: .rax, b: .rcx, wide: .r10)
-            producer = m.kind == .increment ? .increment : .decrement
+        case .incrementMemory, .decrementMemory:
+            linearAddress(m, index: i, forWriting: true)
+            e.move(.r9, .rax)
+            carryInto(.r8)
+            e.load(.rax, .r13, index: .r9, 0)
+            incrementOrDecrement(m.kind == .incrementMemory)
+            e.store(.rdx, .r13, index: .r9, 0)
+        case .push:
+            // The value first (PUSH ESP pushes the old ESP), ESP once the store is done.
+            bigStackOrExit(index: i)
+            e.load(.rcx, .r12, a)
+            e.load(.rax, .r12, HostBlockCompiler.esp)
+            e.alu(5, .rax, immediate: 4)
+            e.move(.r8, .rax)
+            segmentedAddress(segment: HostBlockCompiler.ss, index: i, forWriting: true)
+            e.store(.rcx, .r13, index: .rax, 0)
+            e.store(.r8, .r12, HostBlockCompiler.esp)
+        case .pop:
+            // ESP first, then the register (POP ESP loads ESP).
+            bigStackOrExit(index: i)
+            e.load(.rax, .r12, HostBlockCompiler.esp)
+            e.move(.r8, .rax)
+            segmentedAddress(segment: HostBlockCompiler.ss, index: i, forWriting: false)
+            e.load(.rcx, .r13, index: .rax, 0)
+            e.alu(0, .r8, immediate: 4)
+            e.store(.r8, .r12, HostBlockCompiler.esp)
+            e.store(.rcx, .r12, a)
+        case .extendRegister:
+            let byte = m.operation & 1 == 0
+            e.loadExtended(m.operation, .rcx, .r12, byte ? byteRegister(m.b) : b)
+            e.store(.rcx, .r12, a)
+        case .extendMemory:
+            linearAddress(m, index: i, forWriting: false)
+            e.loadExtended(m.operation, .rcx, .r13, index: .rax, 0)
+            e.store(.rcx, .r12, a)
+        case .multiplyRegister:
+            // EDX:EAX = EAX * r, recorded like a shift of the low half with CF = OF = high half != 0.
+            e.load(.rax, .r12, 0)
+            e.load(.rcx, .r12, a)
+            e.multiply(.rax, .rcx)
+            e.move(.r9, .rax)
+            e.move(.r10, .rax, wide: true)
+            e.shift(5, .r10, 32, wide: true)
+            e.store(.r9, .r12, 0)
+            e.store(.r10, .r12, HostBlockCompiler.edx)
+            e.negate(.r10)
+            e.alu(3, .r10, .r10)
+            e.negate(.r10)
+            e.move(.r11, .r10)
+            recordShift()
+        case .flagOperation:
+            flagOperation(m.operation)
+        case .loadByte:
+            linearAddress(m, index: i, forWriting: false)
+            e.loadExtended(0xB6, .rcx, .r13, index: .rax, 0)
+            e.storeByte(.rcx, .r12, byteRegister(m.a))
+        case .storeByte:
+            linearAddress(m, index: i, forWriting: true)
+            e.loadExtended(0xB6, .rcx, .r12, byteRegister(m.a))
+            e.storeByte(.rcx, .r13, index: .rax, 0)
+        case .moveImmediateByte:
+            e.storeByte(UInt8(truncatingIfNeeded: m.immediate), .r12, byteRegister(m.a))
+        case .aluImmediateByteRegister:
+            e.loadExtended(0xB6, .rax, .r12, byteRegister(m.a))
+            e.move(.rcx, m.immediate)
+            alu(m.operation, bits: 8)
+            if m.operation != 7 { e.storeByte(.rdx, .r12, byteRegister(m.a)) }
+        case .testRegistersByte:
+            e.loadExtended(0xB6, .rdx, .r12, byteRegister(m.b))
+            e.loadExtended(0xB6, .rax, .r12, byteRegister(m.a))
+            e.alu(4, .rdx, .rax)
+            recordLogic(bits: 8)
+        case .testImmediateByte:
+            e.loadExtended(0xB6, .rdx, .r12, byteRegister(m.a))
+            e.alu(4, .rdx, immediate: m.immediate)
+            recordLogic(bits: 8)
         case .shiftRegister:
             let count = UInt8(m.immediate & 31)
             guard count != 0 else { return }
@@ -179,6 +253,56 @@ struct HostBlockCompiler {
         }
     }
 
+    static let edx: Int32 = 2 * 4, esp: Int32 = 4 * 4
+    static let ss: UInt8 = 2
+
+    /// Where byte register `i` (AL, CL, DL, BL, AH, CH, DH, BH) is among the registers.
+    private func byteRegister(_ i: UInt8) -> Int32 { i < 4 ? Int32(i) * 4 : Int32(i - 4) * 4 + 1 }
+
+    /// EDX = EAX + 1 or - 1 with CF (in R8) kept, recorded as `incdec` records it.
+    private mutating func incrementOrDecrement(_ increment: Bool) {
+        e.move(.rdx, .rax, wide: true)
+        e.alu(increment ? 0 : 5, .rdx, immediate: 1, wide: true)
+        // The record of an add or subtract of 1, with the kept CF above the result.
+        e.move(.r10, .rdx)
+        e.move(.r11, .r8, wide: true)
+        e.shift(4, .r11, 32, wide: true)
+        e.alu(1, .r10, .r11, wide: true)
+        e.move(.rcx, 1)
+        record(increment ? 1 : 2, a: .rax, b: .rcx, wide: .r10)
+        producer = increment ? .increment : .decrement
+    }
+
+    /// Back to the runner unless SS is a 32-bit stack segment (16-bit stacks wrap SP).
+    private mutating func bigStackOrExit(index i: Int) {
+        e.move64(.r10, addresses.segmentAttributes)
+        e.loadExtended(0xB7, .r10, .r10, Int32(HostBlockCompiler.ss) * 2)
+        e.alu(4, .r10, immediate: 0x4000)
+        exits.append((e.jump(if: 4), i))
+    }
+
+    /// CMC, CLC, STC (CF, in the pending record when there is one: `setCarry`), CLD, STD.
+    private mutating func flagOperation(_ opcode: UInt8) {
+        if opcode >= 0xFC {
+            if opcode == 0xFC { e.alu(4, .rbx, HostFrame.flags, immediate: ~F.df) } else { e.alu(1, .rbx, HostFrame.flags, immediate: F.df) }
+            return
+        }
+        let operation: UInt8 = opcode == 0xF9 ? 5 : opcode == 0xF8 ? 6 : 7 // BTS, BTR, BTC
+        e.loadByte(.r10, .rbx, HostFrame.op)
+        e.test(.r10, .r10)
+        let fromFlags = e.jump(if: 4)
+        e.load(.r10, .rbx, HostFrame.wide, wide: true)
+        e.loadByte(.r11, .rbx, HostFrame.bits)
+        e.bitOperation(operation, .r10, bit: .r11)
+        e.store(.r10, .rbx, HostFrame.wide, wide: true)
+        let done = e.jump()
+        e.bind(fromFlags, to: e.offset)
+        e.bitOperation(operation, .rbx, HostFrame.flags, bit: 0)
+        e.bind(done, to: e.offset)
+        // A replay would recompute CF from the operands: the record is no longer one.
+        producer = .unknown
+    }
+
     /// `regs[a] op= ECX` with EAX loaded from regs[a] (CMP only records).
     private mutating func aluOnRegister(_ m: MicroOp, _ a: Int32) {
         e.load(.rax, .r12, a)
@@ -186,43 +310,45 @@ struct HostBlockCompiler {
         if m.operation != 7 { e.store(.rdx, .r12, a) }
     }
 
-    /// EDX = EAX op ECX (both zero-extended), the lazy record written as `alu` writes it.
-    private mutating func alu(_ operation: UInt8) {
+    /// EDX = EAX op ECX (both zero-extended, operands of `bits` bits), the lazy record
+    /// written as `alu` writes it.
+    private mutating func alu(_ operation: UInt8, bits: UInt8 = 32) {
         switch operation {
         case 0, 2: // ADD, ADC: the 64-bit sum is the record's wide result.
             if operation == 2 { carryInto(.r8) }
             e.move(.rdx, .rax, wide: true)
             e.alu(0, .rdx, .rcx, wide: true)
             if operation == 2 { e.alu(0, .rdx, .r8, wide: true) }
-            record(1, a: .rax, b: .rcx, wide: .rdx)
+            record(1, a: .rax, b: .rcx, wide: .rdx, bits: bits)
             producer = operation == 2 ? .addCarry : .add
         case 3, 5, 7: // SBB, SUB, CMP: the 64-bit difference.
             if operation == 3 { carryInto(.r8) }
             e.move(.rdx, .rax, wide: true)
             e.alu(5, .rdx, .rcx, wide: true)
             if operation == 3 { e.alu(5, .rdx, .r8, wide: true) }
-            record(2, a: .rax, b: .rcx, wide: .rdx)
+            record(2, a: .rax, b: .rcx, wide: .rdx, bits: bits)
             producer = operation == 3 ? .subCarry : .sub
         default: // OR, AND, XOR
             e.move(.rdx, .rax)
             e.alu(operation, .rdx, .rcx)
-            recordLogic()
+            recordLogic(bits: bits)
         }
     }
 
     /// The record of a logic result in EDX: r + 0.
-    private mutating func recordLogic() {
+    private mutating func recordLogic(bits: UInt8 = 32) {
         e.move(.rcx, 0)
-        record(1, a: .rdx, b: .rcx, wide: .rdx)
+        record(1, a: .rdx, b: .rcx, wide: .rdx, bits: bits)
         producer = .logic
     }
 
-    private mutating func record(_ op: UInt8, a: R, b: R, wide: R) {
+    private mutating func record(_ op: UInt8, a: R, b: R, wide: R, bits: UInt8 = 32) {
         e.storeByte(op, .rbx, HostFrame.op)
-        e.storeByte(32, .rbx, HostFrame.bits)
+        e.storeByte(bits, .rbx, HostFrame.bits)
         e.store(a, .rbx, HostFrame.a)
         e.store(b, .rbx, HostFrame.b)
         e.store(wide, .rbx, HostFrame.wide, wide: true)
+        producerBits = bits
     }
 
     /// `r` = CF (0 or 1) as `carryFlag` reads it: bit `bits` of the wide result while a
@@ -230,7 +356,7 @@ struct HostBlockCompiler {
     private mutating func carryInto(_ r: R) {
         if producer != .unknown {
             e.load(r, .rbx, HostFrame.wide, wide: true)
-            e.shift(5, r, 32, wide: true)
+            e.shift(5, r, producerBits, wide: true)
             e.alu(4, r, immediate: 1)
             return
         }
@@ -253,6 +379,20 @@ struct HostBlockCompiler {
     /// record's operation is not known here (the runner then evaluates the condition).
     private mutating func replayFlags(forCondition cc: UInt8) -> Bool {
         let readsCarry = cc >> 1 == 1 || cc >> 1 == 3
+        if producerBits == 8 {
+            // Byte records come from ADD, SUB, CMP and the logic forms only in host code.
+            switch producer {
+            case .add, .sub:
+                e.load(.rax, .rbx, HostFrame.a)
+                e.aluByte(producer == .add ? 0 : 7, .rax, .rbx, HostFrame.b)
+            case .logic:
+                e.load(.rax, .rbx, HostFrame.a)
+                e.testByte(.rax, .rax)
+            default:
+                return false
+            }
+            return true
+        }
         switch producer {
         case .add, .sub:
             e.load(.rax, .rbx, HostFrame.a)
@@ -316,7 +456,12 @@ struct HostBlockCompiler {
     /// write limit or from 1 MiB up, and no line of them holding code).
     private mutating func linearAddress(_ m: MicroOp, index i: Int, forWriting: Bool) {
         effectiveAddress(m)
-        e.alu(0, .rax, .r14, Int32(m.segment) * 4)
+        segmentedAddress(segment: m.segment, index: i, forWriting: forWriting)
+    }
+
+    /// EAX = offset EAX in `segment` as a linear address, with the checks of `linearAddress`.
+    private mutating func segmentedAddress(segment: UInt8, index i: Int, forWriting: Bool) {
+        e.alu(0, .rax, .r14, Int32(segment) * 4)
         guard forWriting else {
             e.alu(7, .rax, immediate: addresses.readLimit &- 4)
             exits.append((e.jump(if: 7), i))

@@ -70,6 +70,42 @@ struct HostEmitter {
         memoryForm([0x0F, 0xB6], w: false, reg: r.rawValue, base: base, disp: disp)
     }
 
+    /// movzx/movsx r32, byte/word [base + index + disp]: `opcode2` B6, B7, BE or BF.
+    mutating func loadExtended(_ opcode2: UInt8, _ r: R, _ base: R, index: R? = nil, _ disp: Int32) {
+        memoryForm([0x0F, opcode2], w: false, reg: r.rawValue, base: base, index: index, disp: disp)
+    }
+
+    /// mov byte [base + index + disp], r8 (AL, CL, DL or BL)
+    mutating func storeByte(_ r: R, _ base: R, index: R? = nil, _ disp: Int32) {
+        memoryForm([0x88], w: false, reg: r.rawValue, base: base, index: index, disp: disp)
+    }
+
+    /// 8-bit ALU operation with a memory source: op r8, byte [base + disp] (AL..BL).
+    mutating func aluByte(_ operation: UInt8, _ dst: R, _ base: R, _ disp: Int32) {
+        memoryForm([operation << 3 | 2], w: false, reg: dst.rawValue, base: base, disp: disp)
+    }
+
+    /// test r8, r8 (AL..BL)
+    mutating func testByte(_ a: R, _ b: R) {
+        registerForm([0x84], w: false, reg: b.rawValue, rm: a)
+    }
+
+    /// imul r64, r64 (the low 64 bits of the product)
+    mutating func multiply(_ dst: R, _ src: R) {
+        registerForm([0x0F, 0xAF], w: true, reg: dst.rawValue, rm: src)
+    }
+
+    /// BTS (5), BTR (6) or BTC (7) of bit `bit` of the dword at [base + disp].
+    mutating func bitOperation(_ operation: UInt8, _ base: R, _ disp: Int32, bit: UInt8) {
+        memoryForm([0x0F, 0xBA], w: false, reg: operation, base: base, disp: disp)
+        byte(bit)
+    }
+
+    /// BTS (5), BTR (6) or BTC (7) of bit `bit` of r64.
+    mutating func bitOperation(_ operation: UInt8, _ r: R, bit: R) {
+        registerForm([0x0F, 0xAB + (operation - 5) * 8], w: true, reg: bit.rawValue, rm: r)
+    }
+
     /// mov byte [base + disp], imm8
     mutating func storeByte(_ v: UInt8, _ base: R, _ disp: Int32) {
         memoryForm([0xC6], w: false, reg: 0, base: base, disp: disp)
@@ -142,6 +178,12 @@ struct HostEmitter {
     /// bt r64, r64 (CF = bit `bit` of r)
     mutating func bitTest(_ r: R, bit: R) {
         registerForm([0x0F, 0xA3], w: true, reg: bit.rawValue, rm: r)
+    }
+
+    /// ALU operation on the dword at [base + disp] with a 32-bit immediate.
+    mutating func alu(_ operation: UInt8, _ base: R, _ disp: Int32, immediate v: UInt32) {
+        memoryForm([0x81], w: false, reg: operation, base: base, disp: disp)
+        dword(v)
     }
 
     /// cmp byte [base + index + disp], 0
