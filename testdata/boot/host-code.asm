@@ -58,12 +58,16 @@ start:
 
 ; The instruction %2 at the start of a block, its flags observed through mask %1.
 %macro CHECK 2
+        jmp %%start
+%%start:
         %2
         OBSERVE %1
 %endmacro
 
 ; The same with two instructions.
 %macro CHECK2 3
+        jmp %%start
+%%start:
         %2
         %3
         OBSERVE %1
@@ -201,8 +205,8 @@ pop_esp:                            ; POP ESP at a block start: ESP is the value
         mov ax, 0x18
         mov ss, ax
         OPERANDS
-        CHECK ARITH, {push eax}
-        CHECK ARITH, {pop ebx}
+        CHECK2 ARITH, {push eax}, {mov edx, esp}
+        CHECK2 ARITH, {pop ebx}, {mov edx, esp}
         mov cx, 0x10
         mov ss, cx
 
@@ -278,17 +282,36 @@ code_line_loop:
         add [code_line_data], ecx
         dec ecx
         jnz code_line_loop
+        jmp code_line_done
+code_line_data: dd 0x01020304
+code_line_done:
         add esi, [code_line_data]
         OBSERVE ARITH
 
+        ; A store into a line holding other code: the immediate of the MOV at
+        ; patched_move changes every pass, and its block must be dropped each time.
+        CHECK2 ARITH, {lea ecx, [edi * 8 + 3]}, {mov [patched_move + 1], ecx}
+        jmp patched_move
+        times 128 db 0xCC
+patched_move:
+        mov eax, 0x11111111
+        OBSERVE ARITH
+
+        ; A store into the BIOS ROM is ignored; the sum of what is read back goes to EDI
+        ; at the end, left out of the checksum (QEMU's firmware area may be writable;
+        ; RunLoopTests compares it with the interpreter's). Two lines away from the
+        ; store above, so that its block is not dropped with the code it wrote over.
+        jmp rom_store
+        times 128 db 0xCC
+rom_store:
+
+        mov dword [0xFA010], 0x12345678
+        mov ecx, [0xFA010]
+        add [ebp + 64], ecx
         inc edi
         cmp edi, (values_end - values) / 4 - 2
         jb pass
-
-        ; A store into the BIOS ROM is ignored (EDI, left out of the checksum: QEMU's
-        ; firmware area may be writable; RunLoopTests compares it with the interpreter).
-        mov dword [0xF0010], 0x12345678
-        mov edi, [0xF0010]
+        mov edi, [ebp + 64]
 
         ; Report: the checksum on the debug console as 8 hex digits, then the exit.
         mov ecx, 8
@@ -303,10 +326,10 @@ hex_loop:
         out 0xF4, al
         hlt
 
-code_line_data: dd 0x01020304
 hex_digits: db "0123456789ABCDEF"
         align 4
-values: dd 0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x12345678, 0x80000001, 0xFFFFFFFE
+values: dd 0x0F0F0F0F, 0x3C3C3C3C, 0x11111111, 0x99999999   ; passes 1-4: blocks get host code on their 5th run
+        dd 0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x12345678, 0x80000001, 0xFFFFFFFE
         dd 0x55555555, 0xAAAAAAAA, 0x00008000, 0xFFFF7FFF, 0x00000080
 values_end:
         align 8

@@ -45,7 +45,7 @@ extension CPU {
         // Immediates read into micro-ops are not covered by the decodes' marks: mark every byte.
         decodeCache.mark(startLinear, count: Int(decodes[count - 1].blockEnd))
         ops[count] = MicroOp(kind: .blockEnd, end: decodes[count - 1].blockEnd)
-        blocks.hostCode[first] = hostCode(ops, count: count)
+        blocks.hostCode[first] = hostArena == nil ? HostCodeArena.none : 0
         blocks.commit(count: count + 1)
         header.pointee = BlockHeader(tag: key, first: UInt32(first), count: UInt8(count), reachableSegments: reachable)
         return true
@@ -69,18 +69,6 @@ extension CPU {
             ops[i].kind = within
             ops[i].b = UInt8(k)
         }
-    }
-
-    /// The block's host code offset in the arena, or 0 (none, or no host code here).
-    private func hostCode(_ ops: UnsafeMutablePointer<MicroOp>, count: Int) -> UInt32 {
-        guard let hostArena else { return 0 }
-        let addresses = HostBlockCompiler.Addresses(
-            registers: UInt64(UInt(bitPattern: regs)), ram: UInt64(UInt(bitPattern: mem.bytes)),
-            segmentBases: UInt64(UInt(bitPattern: segBase)), segmentAttributes: UInt64(UInt(bitPattern: segAttr)),
-            lineMarks: UInt64(UInt(bitPattern: decodeCache.marks)),
-            readLimit: mem.fastReadLimit, writeLimit: mem.fastWriteLimit)
-        guard let code = HostBlockCompiler.compile(ops, count: count, addresses) else { return 0 }
-        return hostArena.add(code) ?? 0
     }
 
     private func append(_ d: UnsafeMutablePointer<DecodedInstruction>, _ start: UInt32, _ immediate: UInt32,

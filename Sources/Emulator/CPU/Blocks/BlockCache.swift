@@ -32,7 +32,8 @@ final class BlockCache {
     let ops: UnsafeMutablePointer<MicroOp>
     let decodes: UnsafeMutablePointer<DecodedInstruction>
     /// Offset in `hostArena` of each block's host code (HostBlockCompiler.swift), by the
-    /// index of its first micro-op; 0 when it has none.
+    /// index of its first micro-op, or its run count until it is compiled, or
+    /// `HostCodeArena.none` (see HostCodeWarmUp.swift).
     let hostCode: UnsafeMutablePointer<UInt32>
     let hostArena = HostCodeArena()
     private var used = 0

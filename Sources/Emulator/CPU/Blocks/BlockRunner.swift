@@ -21,7 +21,11 @@ extension CPU {
         // A block with host code starts there; the runner goes on where it returns.
         if m == ops {
             let code = blockHostCode.unsafelyUnwrapped[Int(header.pointee.first)]
-            if code != 0 { m = ops + runHostCode(code, &startRemaining) }
+            if code > HostCodeArena.none {
+                m = ops + runHostCode(code, &startRemaining)
+            } else if code < HostCodeArena.compileAfter {
+                warmUpHostCode(header)
+            }
         }
         ops: while true {
             // Fields are read where used: copying the whole micro-op first cost ten loads.

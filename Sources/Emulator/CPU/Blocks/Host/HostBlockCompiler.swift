@@ -27,7 +27,7 @@ struct HostBlockCompiler {
     /// a conditional jump then tests host flags set by replaying it.
     private enum Producer: Equatable { case unknown, add, sub, addCarry, subCarry, logic, increment, decrement, shift }
 
-    private var e = HostEmitter()
+    private var e: HostEmitter
     private let addresses: Addresses
     private var producer = Producer.unknown
     /// The width of the pending record's operation when `producer` is known.
@@ -36,14 +36,20 @@ struct HostBlockCompiler {
     private var exits: [(position: Int, index: Int)] = []
     private var branches: [(position: Int, target: Int)] = []
 
-    init(_ addresses: Addresses) { self.addresses = addresses }
+    init(_ addresses: Addresses, count: Int) {
+        self.addresses = addresses
+        e = HostEmitter(capacity: 64 + count * 64)
+    }
 
     /// Host code for the `count` micro-ops at `ops` (followed by their `blockEnd`), or nil
-    /// when the block starts with a micro-op it leaves to the runner.
+    /// when it would return to the runner too soon to pay for the call: unless the block
+    /// loops within itself, its first two micro-ops must get host code. (A conditional
+    /// jump first only returns: what its flags come from is not known there.)
     static func compile(_ ops: UnsafeMutablePointer<MicroOp>, count: Int, _ addresses: Addresses) -> [UInt8]? {
-        // A conditional jump first would only return: what its flags come from is not known.
-        guard handles(ops[0]), ops[0].kind != .jcc, ops[0].kind != .jccWithin else { return nil }
-        var c = HostBlockCompiler(addresses)
+        guard ops[0].kind != .jcc, ops[0].kind != .jccWithin else { return nil }
+        let loops = (0..<count).contains { ops[$0].kind == .jumpWithin || ops[$0].kind == .jccWithin }
+        guard handles(ops[0]), loops || count < 2 || handles(ops[1]) else { return nil }
+        var c = HostBlockCompiler(addresses, count: count)
         return c.emitBlock(ops, count: count)
     }
 
@@ -69,13 +75,13 @@ struct HostBlockCompiler {
         e.move64(.r13, addresses.ram)
         e.move64(.r14, addresses.segmentBases)
         e.move64(.r15, addresses.lineMarks)
-        var targets = Set<Int>()
-        for i in 0..<count where ops[i].kind == .jccWithin || ops[i].kind == .jumpWithin { targets.insert(Int(ops[i].b)) }
+        var isTarget = [Bool](repeating: false, count: count)
+        for i in 0..<count where ops[i].kind == .jccWithin || ops[i].kind == .jumpWithin { isTarget[Int(ops[i].b)] = true }
         var labels = [Int](repeating: 0, count: count + 1)
         for i in 0..<count {
             labels[i] = e.offset
             // Reached from a branch too: the pending record is not known here.
-            if targets.contains(i) { producer = .unknown }
+            if isTarget[i] { producer = .unknown }
             emit(ops[i], index: i, count: count)
         }
         labels[count] = e.offset
@@ -84,14 +90,14 @@ struct HostBlockCompiler {
         let epilogue = e.offset
         for r in [R.r15, .r14, .r13, .r12, .rbx] { e.pop(r) }
         e.ret()
-        var stubs: [Int: Int] = [:]
+        var stubs = [Int](repeating: -1, count: count + 1)
         for (position, index) in exits {
-            if stubs[index] == nil {
+            if stubs[index] < 0 {
                 stubs[index] = e.offset
                 e.move(.rax, UInt32(index))
                 e.bind(e.jump(), to: epilogue)
             }
-            e.bind(position, to: stubs[index]!)
+            e.bind(position, to: stubs[index])
         }
         for (position, target) in branches { e.bind(position, to: labels[target]) }
         return e.bytes

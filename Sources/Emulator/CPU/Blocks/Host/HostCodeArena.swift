@@ -9,9 +9,13 @@ import Darwin
 /// mappings, there is none and every block runs as micro-ops.
 final class HostCodeArena {
     static let capacity = 4 << 20
+    /// Block entries below this are run counts (see HostCodeWarmUp.swift); `none` marks a
+    /// block without host code; offsets start at 16.
+    static let compileAfter: UInt32 = 4
+    static let none: UInt32 = 8
 
     let base: UnsafeMutableRawPointer
-    /// Offset 0 is never handed out, so 0 can mean "no host code".
+    /// Offsets below 16 are never handed out (they are counts or `none`).
     private var used = 16
 
     init?() {
@@ -26,7 +30,7 @@ final class HostCodeArena {
 
     deinit { munmap(base, HostCodeArena.capacity) }
 
-    /// Copies `code` in; its offset (never 0), or nil when the arena is full.
+    /// Copies `code` in; its offset (16 or more), or nil when the arena is full.
     func add(_ code: [UInt8]) -> UInt32? {
         let start = (used + 15) & ~15
         guard start + code.count <= HostCodeArena.capacity else { return nil }
