@@ -1,9 +1,9 @@
-/// Host code for a compiled block (x86-64): the dword register and memory micro-ops of
-/// its hot loops become machine instructions, so a loop within the block runs without
-/// dispatch. Each micro-op it handles has exactly the effect of the runner's (BlockRunner
-/// swift), lazy flag record included; at any other micro-op, at a memory access outside
-/// plain RAM above 1 MiB or into a line holding code, at a branch that leaves the block
-/// and when the budget does not cover a loop's next pass, the code returns the micro-op's
+/// Host code for a compiled block (x86-64): its register, memory, stack and branch
+/// micro-ops (`handles`) become machine instructions, so a loop within the block runs
+/// without dispatch. Each has exactly the effect of the runner's (BlockRunner.swift), lazy
+/// flag record included. At any other micro-op, at a memory access off Memory's fast path
+/// or into a line holding code, on a 16-bit stack, at a branch that leaves the block and
+/// when the budget does not cover a loop's next pass, the code returns the micro-op's
 /// index and the runner goes on from there with the state exact.
 ///
 /// Registers: RBX the frame (HostFrame), R12 the guest registers, R13 guest RAM, R14 the
@@ -385,28 +385,18 @@ struct HostBlockCompiler {
     /// record's operation is not known here (the runner then evaluates the condition).
     private mutating func replayFlags(forCondition cc: UInt8) -> Bool {
         let readsCarry = cc >> 1 == 1 || cc >> 1 == 3
-        if producerBits == 8 {
-            // Byte records come from ADD, SUB, CMP and the logic forms only in host code.
-            switch producer {
-            case .add, .sub:
-                e.load(.rax, .rbx, HostFrame.a)
-                e.aluByte(producer == .add ? 0 : 7, .rax, .rbx, HostFrame.b)
-            case .logic:
-                e.load(.rax, .rbx, HostFrame.a)
-                e.testByte(.rax, .rax)
-            default:
-                return false
-            }
-            return true
-        }
+        // Byte records are replayed for ADD, SUB, CMP and the logic forms only.
+        let byte = producerBits == 8
         switch producer {
         case .add, .sub:
             e.load(.rax, .rbx, HostFrame.a)
-            e.alu(producer == .add ? 0 : 7, .rax, .rbx, HostFrame.b)
+            let operation: UInt8 = producer == .add ? 0 : 7
+            if byte { e.aluByte(operation, .rax, .rbx, HostFrame.b) } else { e.alu(operation, .rax, .rbx, HostFrame.b) }
         case .logic:
             e.load(.rax, .rbx, HostFrame.a)
-            e.test(.rax, .rax)
+            if byte { e.testByte(.rax, .rax) } else { e.test(.rax, .rax) }
         case .addCarry, .subCarry:
+            guard !byte else { return false }
             // The carry in is what the wide result has beyond a + b or a - b.
             e.load(.rax, .rbx, HostFrame.a)
             e.load(.rcx, .rbx, HostFrame.b)
@@ -422,7 +412,7 @@ struct HostBlockCompiler {
             e.bitTest(.rdx, 0)
             e.alu(producer == .addCarry ? 2 : 3, .rax, .rcx)
         case .increment, .decrement:
-            guard !readsCarry else { return false }
+            guard !byte, !readsCarry else { return false }
             e.load(.rax, .rbx, HostFrame.a)
             e.alu(producer == .increment ? 0 : 5, .rax, immediate: 1)
         case .shift, .unknown:
