@@ -20,7 +20,8 @@ public final class Memory {
     var romStart: UInt32 = 0xFFFF_FFFF {
         didSet {
             updateFastLimits()
-            if romStart != oldValue { decodeCache.flush() }
+            // Host code has the write limit built in; decodes do not depend on it.
+            if romStart != oldValue { decodeCache.blocks?.flush() }
         }
     }
     /// Linear addresses below `readLimit` need neither the A20 mask nor a bounds check;
