@@ -63,7 +63,8 @@ struct HostBlockCompiler {
              .aluImmediateByteRegister, .testRegistersByte, .testImmediateByte, .moveImmediateByte:
             return true
         case .shiftRegister: return m.operation >= 4
-        case .flagOperation: return [0xF5, 0xF8, 0xF9, 0xFC, 0xFD].contains(m.operation)
+        case .flagOperation: // CMC, CLC, STC, CLD, STD (not CLI, STI)
+            return m.operation == 0xF5 || m.operation == 0xF8 || m.operation == 0xF9 || m.operation >= 0xFC
         default: return false
         }
     }
@@ -320,20 +321,17 @@ struct HostBlockCompiler {
     /// written as `alu` writes it.
     private mutating func alu(_ operation: UInt8, bits: UInt8 = 32) {
         switch operation {
-        case 0, 2: // ADD, ADC: the 64-bit sum is the record's wide result.
-            if operation == 2 { carryInto(.r8) }
+        case 0, 2, 3, 5, 7:
+            // ADD, ADC: the 64-bit sum is the record's wide result; SBB, SUB, CMP: the
+            // 64-bit difference. ADC and SBB add or take CF too.
+            let subtract = operation >= 3, carry = operation == 2 || operation == 3
+            let hostOperation: UInt8 = subtract ? 5 : 0
+            if carry { carryInto(.r8) }
             e.move(.rdx, .rax, wide: true)
-            e.alu(0, .rdx, .rcx, wide: true)
-            if operation == 2 { e.alu(0, .rdx, .r8, wide: true) }
-            record(1, a: .rax, b: .rcx, wide: .rdx, bits: bits)
-            producer = operation == 2 ? .addCarry : .add
-        case 3, 5, 7: // SBB, SUB, CMP: the 64-bit difference.
-            if operation == 3 { carryInto(.r8) }
-            e.move(.rdx, .rax, wide: true)
-            e.alu(5, .rdx, .rcx, wide: true)
-            if operation == 3 { e.alu(5, .rdx, .r8, wide: true) }
-            record(2, a: .rax, b: .rcx, wide: .rdx, bits: bits)
-            producer = operation == 3 ? .subCarry : .sub
+            e.alu(hostOperation, .rdx, .rcx, wide: true)
+            if carry { e.alu(hostOperation, .rdx, .r8, wide: true) }
+            record(subtract ? 2 : 1, a: .rax, b: .rcx, wide: .rdx, bits: bits)
+            producer = subtract ? (carry ? .subCarry : .sub) : (carry ? .addCarry : .add)
         default: // OR, AND, XOR
             e.move(.rdx, .rax)
             e.alu(operation, .rdx, .rcx)
